@@ -1,0 +1,1 @@
+"""Turning raw sources (files, directories, URLs, link lists) into parsed documents."""

@@ -1,0 +1,1 @@
+"""Hindsight service layer: storage, model, indexes, tagging, search, review and the doors."""

