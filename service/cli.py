@@ -154,6 +154,90 @@ def show(ctx: click.Context, doc_id: str, as_json: bool) -> None:
         click.echo(section["text"])
 
 
+@cli.command()
+@click.argument("query")
+@click.option(
+    "-k",
+    "k",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="How many documents to return.",
+)
+@click.option(
+    "--mode",
+    "modes",
+    multiple=True,
+    help="Only documents with this failure mode (repeat for several; all must match).",
+)
+@click.option("--org", help="Only documents from this organisation.")
+@click.option("--kind", type=click.Choice(KINDS), help="Only this kind of document.")
+@click.option("--since", type=int, help="Only incidents from this year on.")
+@click.option("--until", type=int, help="Only incidents up to this year.")
+@click.option("--json", "as_json", is_flag=True, help="Print the same object as the API.")
+@click.pass_context
+def search(
+    ctx: click.Context,
+    query: str,
+    k: int,
+    modes: tuple[str, ...],
+    org: str | None,
+    kind: str | None,
+    since: int | None,
+    until: int | None,
+    as_json: bool,
+) -> None:
+    """Hybrid (semantic + keyword) search over the stored documents."""
+    from service.search import Filters, QueryError
+
+    try:
+        result = (
+            _app(ctx)
+            .search(query, k=k, filters=Filters(tuple(modes), org, kind, since, until))
+            .as_dict()
+        )
+    except QueryError as exc:
+        raise UserError(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    if result.get("hint"):
+        click.echo(result["hint"], err=True)
+    for n, hit in enumerate(result["results"], 1):
+        facts = " · ".join(str(x) for x in (hit["org"], hit["date"], hit["kind"]) if x)
+        click.secho(f"{n}. {hit['title']}", bold=True, nl=False)
+        click.echo(f"  [{hit['id']}]  {facts}  score {hit['score']:.2f}")
+        click.echo("   " + _highlight(hit["snippet"], hit["highlights"]))
+        if hit["modes"]:
+            click.echo("   modes: " + ", ".join(m["id"] for m in hit["modes"]))
+    click.echo(f"{len(result['results'])} results in {result['took_ms']:.0f} ms", err=True)
+
+
+def _highlight(snippet: str, spans: list[list[int]]) -> str:
+    out, last = [], 0
+    for start, end in spans:
+        out.append(snippet[last:start])
+        out.append(click.style(snippet[start:end], bold=True, underline=True))
+        last = end
+    out.append(snippet[last:])
+    return "".join(out)
+
+
+@cli.group()
+def index() -> None:
+    """The vector and keyword indexes (derived from the store)."""
+
+
+@index.command("rebuild")
+@click.pass_context
+def index_rebuild(ctx: click.Context) -> None:
+    """Rebuild both indexes from the stored embeddings and text; nothing is re-embedded."""
+    app = _app(ctx)
+    app.index.rebuild()
+    meta = app.index.metadata()
+    click.echo(f"indexed {meta['chunks']} chunks at store revision {meta['revision']}")
+
+
 @cli.group()
 def db() -> None:
     """Database migrations."""

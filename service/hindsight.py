@@ -14,7 +14,9 @@ from ingest.sources import read_sources
 from service import db
 from service.config import Config
 from service.embedding import Embedder
+from service.index import SearchIndex
 from service.library import IngestReport, Library
+from service.search import Filters, Searcher, SearchResult
 from service.taxonomy import load_taxonomy, store_taxonomy
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -39,6 +41,22 @@ class Hindsight:
     @cached_property
     def library(self) -> Library:
         return Library(self.engine, self.embedder, chunk_tokens=self.config["chunk_tokens"])
+
+    @cached_property
+    def index(self) -> SearchIndex:
+        return SearchIndex(
+            self.engine,
+            self.config.data_path / "index",
+            model=self.embedder.name,
+            kind=self.config["index_kind"],
+        )
+
+    @cached_property
+    def searcher(self) -> Searcher:
+        return Searcher(self.index, self.embedder)
+
+    def search(self, query: str, *, k: int = 10, filters: Filters | None = None) -> SearchResult:
+        return self.searcher.search(query, k=k, filters=filters)
 
     @property
     def fetch_limits(self) -> FetchLimits:
@@ -70,6 +88,7 @@ class Hindsight:
             report.failed += part.failed
             report.skipped += part.skipped
             report.ids += part.ids
+        self.index.ensure_current()
         return report
 
     def ingest(
@@ -84,7 +103,10 @@ class Hindsight:
         items = read_sources(
             sources, limits=self.fetch_limits, kind=kind, link_list=link_list, stdin=stdin
         )
-        return self.library.ingest(items, progress=progress)
+        report = self.library.ingest(items, progress=progress)
+        if report.added or report.updated:
+            self.index.ensure_current()  # saved now, so the next search starts warm
+        return report
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
         from service.documents import get_document

@@ -122,3 +122,12 @@ def run_cli(
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
     return {"HINDSIGHT_DATA_DIR": str(tmp_path / "cli-data")}
+
+
+@pytest.fixture(scope="session")
+def corpus_app(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Hindsight:
+    """A SQLite store with the whole bundled corpus loaded once for the run (read-only use)."""
+    hs = make_app(tmp_path_factory.mktemp("corpus"), embedder)
+    report = hs.init()
+    assert report.failed == [], report.failed
+    return hs
