@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from datetime import date
 from typing import Any
 
@@ -38,11 +39,13 @@ class Document:
     meta: dict[str, Any] = field(default_factory=dict)  # components, duration, alerts, ...
     modes: list[str] = field(default_factory=list)  # hand-labelled modes from the source
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
-        """Hash of everything parsed from the source, so any edit is noticed."""
+        """Hash of everything parsed from the source, so any edit is noticed (computed once:
+        a parsed document is not changed afterwards)."""
         payload = asdict(self)
         payload.pop("source")
+        payload.pop("content_hash", None)
         payload["date"] = self.date.isoformat() if self.date else None
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()

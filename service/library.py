@@ -73,7 +73,7 @@ class Library:
         chunk_tokens: int = 230,
         tagger: Tagger | None = None,
         on_change: Callable[[], None] | None = None,
-        batch_chunks: int = 128,
+        batch_chunks: int = 512,
     ) -> None:
         self.engine = engine
         self.embedder = embedder

@@ -125,10 +125,11 @@ class Searcher:
                 hint="the store is empty: run `hindsight init` to load the "
                 "bundled corpus, or `hindsight ingest PATH`",
             )
-        allowed_docs = {d for d, info in index.docs.items() if filters.admits(info)}
+        allowed_docs: set[str] | None = None  # None: every document
         allowed_chunks = None
         mask = None
         if filters.active:
+            allowed_docs = {d for d, info in index.docs.items() if filters.admits(info)}
             allowed_chunks = np.array(
                 [c for c, info in index.chunks.items() if info.doc_id in allowed_docs],
                 dtype=np.int64,
@@ -149,7 +150,7 @@ class Searcher:
         per_doc: dict[str, list[tuple[float, int]]] = {}
         for cid, score in chunk_scores.items():
             doc_id = index.chunks[cid].doc_id
-            if doc_id in allowed_docs:
+            if allowed_docs is None or doc_id in allowed_docs:
                 per_doc.setdefault(doc_id, []).append((score, cid))
         scored = []
         for doc_id, items in per_doc.items():
@@ -197,16 +198,16 @@ def _result(doc: DocInfo, chunk: Any, score: float, terms: set[str]) -> dict[str
 
 def make_snippet(text: str, terms: set[str], width: int = 320) -> tuple[str, list[list[int]]]:
     """The passage around the densest run of query terms, with [start, end] term offsets."""
-    words = list(re.finditer(r"\w+", text))
-
-    def hit(word: str) -> bool:
-        w = word.lower()
-        return any(w == t or (len(t) >= 4 and w.startswith(t)) for t in terms)
+    # One pass of one pattern: a stem of four letters or more matches as a prefix.
+    alternatives = sorted((re.escape(t) + (r"\w*" if len(t) >= 4 else "") for t in terms),
+                          key=len, reverse=True)
+    pattern = re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.I) if terms else None
+    matches = list(pattern.finditer(text)) if pattern else []
 
     start = 0
     if len(text) > width:
         best, best_pos = -1, 0
-        positions = [m.start() for m in words if hit(m.group())]
+        positions = [m.start() for m in matches]
         for pos in positions:
             count = sum(1 for p in positions if pos <= p < pos + width)
             if count > best:
@@ -226,8 +227,8 @@ def make_snippet(text: str, terms: set[str], width: int = 320) -> tuple[str, lis
     )
     highlights = [
         [m.start() + offset, m.end() + offset]
-        for m in words
-        if start <= m.start() and m.end() <= end and hit(m.group())
+        for m in matches
+        if start <= m.start() and m.end() <= end
     ]
     return snippet, highlights
 
