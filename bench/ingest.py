@@ -48,16 +48,24 @@ def main() -> None:
             assert report.added == len(docs) and not report.failed
 
             started = time.perf_counter()
-            shared.model.encode(texts, batch_size=shared.batch_size, normalize_embeddings=True,
-                                show_progress_bar=False) if not shared.bf16 else shared.encode(texts)
+            shared.model.encode(
+                texts,
+                batch_size=shared.batch_size,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            ) if not shared.bf16 else shared.encode(texts)
             encode_s = time.perf_counter() - started
             ingest_rates.append(len(texts) / ingest_s)
             encode_rates.append(len(texts) / encode_s)
             app.engine.dispose()
     ingest_rate, encode_rate = statistics.median(ingest_rates), statistics.median(encode_rates)
     print(f"documents {len(docs)}, chunks {len(texts)}, bf16 {shared.bf16 if shared else '?'}")
-    print(f"ingest        {ingest_rate:8.1f} chunks/s  (runs: {', '.join(f'{r:.1f}' for r in ingest_rates)})")
-    print(f"model.encode  {encode_rate:8.1f} chunks/s  (runs: {', '.join(f'{r:.1f}' for r in encode_rates)})")
+    print(
+        f"ingest        {ingest_rate:8.1f} chunks/s  (runs: {', '.join(f'{r:.1f}' for r in ingest_rates)})"
+    )
+    print(
+        f"model.encode  {encode_rate:8.1f} chunks/s  (runs: {', '.join(f'{r:.1f}' for r in encode_rates)})"
+    )
     print(f"ratio ingest/encode {ingest_rate / encode_rate:.2f}  (target >= 0.85)")
 
 

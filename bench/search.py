@@ -46,17 +46,26 @@ def timed(fn, queries, repeat=3):  # type: ignore[no-untyped-def]
     return times
 
 
-def build_store(app: Hindsight, base_texts: list[str], base_vecs: np.ndarray, n: int,
-                rng: np.random.Generator) -> None:
+def build_store(
+    app: Hindsight, base_texts: list[str], base_vecs: np.ndarray, n: int, rng: np.random.Generator
+) -> None:
     dim = base_vecs.shape[1]
     with session_scope(app.engine) as session:
         per_doc = 10
         for d in range(n // per_doc):
-            session.add(models.Document(
-                id=f"syn-{d}", kind="postmortem", title=f"Synthetic incident {d}",
-                org=f"Org{d % 97}", date=dt.date(2010 + d % 15, 1 + d % 12, 1),
-                source=f"synthetic:{d}", format="text", content_hash=f"{d:064d}", body="",
-            ))
+            session.add(
+                models.Document(
+                    id=f"syn-{d}",
+                    kind="postmortem",
+                    title=f"Synthetic incident {d}",
+                    org=f"Org{d % 97}",
+                    date=dt.date(2010 + d % 15, 1 + d % 12, 1),
+                    source=f"synthetic:{d}",
+                    format="text",
+                    content_hash=f"{d:064d}",
+                    body="",
+                )
+            )
         session.flush()
         for start in range(0, n, 5000):
             rows = []
@@ -65,9 +74,17 @@ def build_store(app: Hindsight, base_texts: list[str], base_vecs: np.ndarray, n:
                 vec = base_vecs[a] * 0.7 + base_vecs[b] * 0.3 + rng.normal(0, 0.02, dim)
                 vec = (vec / np.linalg.norm(vec)).astype(np.float32)
                 text = base_texts[a] + " " + base_texts[b].split(". ")[0]
-                rows.append(models.Chunk(document_id=f"syn-{i // per_doc}", section_position=0,
-                                         position=i % per_doc, heading="Root cause", text=text,
-                                         embedding=vec.tobytes(), model="all-MiniLM-L6-v2"))
+                rows.append(
+                    models.Chunk(
+                        document_id=f"syn-{i // per_doc}",
+                        section_position=0,
+                        position=i % per_doc,
+                        heading="Root cause",
+                        text=text,
+                        embedding=vec.tobytes(),
+                        model="all-MiniLM-L6-v2",
+                    )
+                )
             session.add_all(rows)
             session.flush()
         bump_revision(session)
@@ -100,8 +117,9 @@ def main() -> None:
             results: dict[str, list[float]] = {}
             recalls: dict[str, float] = {}
             for kind in ("exact", "hnsw"):
-                index = SearchIndex(app.engine, Path(tmp) / f"idx-{n}-{kind}",
-                                    model=embedder.name, kind=kind)
+                index = SearchIndex(
+                    app.engine, Path(tmp) / f"idx-{n}-{kind}", model=embedder.name, kind=kind
+                )
                 started = time.perf_counter()
                 index.ensure_current()
                 build_s = time.perf_counter() - started
@@ -109,14 +127,16 @@ def main() -> None:
                 searcher.search(queries[0])
                 results[f"hybrid ({kind})"] = timed(lambda q, s=searcher: s.search(q), queries)
                 results[f"dense only ({kind})"] = timed(
-                    lambda q, s=searcher: s.search(q, use_keyword=False), queries)
+                    lambda q, s=searcher: s.search(q, use_keyword=False), queries
+                )
                 if kind == "exact":
                     exact_index = index
                     results["keyword only (bm25s)"] = timed(
-                        lambda q, s=searcher: s.search(q, use_dense=False), queries)
+                        lambda q, s=searcher: s.search(q, use_dense=False), queries
+                    )
                     results["floor: encode + FAISS exact"] = timed(
-                        lambda q, ix=index: ix.vectors.search(embedder.encode([q])[0], 10),
-                        queries)
+                        lambda q, ix=index: ix.vectors.search(embedder.encode([q])[0], 10), queries
+                    )
                 else:
                     recalls["FAISS HNSW"] = _recall(index.vectors, exact_index.vectors, qvecs)
                 print(f"[{n} chunks] {kind} index built in {build_s:.1f}s", flush=True)
@@ -127,17 +147,23 @@ def main() -> None:
             print(f"\n== {n:,} chunks, {len(queries)} queries x3 ==")
             print(f"{'pipeline':36} {'p50 ms':>8} {'p99 ms':>8} {'p50/floor':>10}")
             for name, times in results.items():
-                print(f"{name:36} {pct(times, 50):8.2f} {pct(times, 99):8.2f} "
-                      f"{pct(times, 50) / floor:10.2f}")
+                print(
+                    f"{name:36} {pct(times, 50):8.2f} {pct(times, 99):8.2f} "
+                    f"{pct(times, 50) / floor:10.2f}"
+                )
             for name, value in recalls.items():
                 print(f"recall@10 vs exact, {name}: {value:.3f}")
-            print(f"target exact: hybrid p50 / floor = "
-                  f"{pct(results['hybrid (exact)'], 50) / floor:.2f} (<= 1.5)")
-            print(f"target approximate: dense (hnsw) p50 / Chroma p50 = "
-                  f"{pct(results['dense only (hnsw)'], 50) / pct(chroma_times, 50):.2f} (<= 1.0)"
-                  f", hybrid (hnsw) / Chroma = "
-                  f"{pct(results['hybrid (hnsw)'], 50) / pct(chroma_times, 50):.2f}\n",
-                  flush=True)
+            print(
+                f"target exact: hybrid p50 / floor = "
+                f"{pct(results['hybrid (exact)'], 50) / floor:.2f} (<= 1.5)"
+            )
+            print(
+                f"target approximate: dense (hnsw) p50 / Chroma p50 = "
+                f"{pct(results['dense only (hnsw)'], 50) / pct(chroma_times, 50):.2f} (<= 1.0)"
+                f", hybrid (hnsw) / Chroma = "
+                f"{pct(results['hybrid (hnsw)'], 50) / pct(chroma_times, 50):.2f}\n",
+                flush=True,
+            )
             app.engine.dispose()
 
 
@@ -161,15 +187,18 @@ def _chroma(exact: SearchIndex, qvecs, queries, embedder, tmp):  # type: ignore[
     with Session(exact.engine) as s:
         chunk_ids, vectors = _embeddings(s, ids, 384)
     for start in range(0, len(chunk_ids), 5000):
-        col.add(ids=[str(i) for i in chunk_ids[start:start + 5000]],
-                embeddings=vectors[start:start + 5000])
+        col.add(
+            ids=[str(i) for i in chunk_ids[start : start + 5000]],
+            embeddings=vectors[start : start + 5000],
+        )
     hits = 0
     for q in qvecs:
         truth = set(exact.vectors.search(q, 10)[0].tolist())
         got = col.query(query_embeddings=[q], n_results=10)["ids"][0]
         hits += len(truth & {int(i) for i in got})
-    times = timed(lambda q: col.query(query_embeddings=[embedder.encode([q])[0]], n_results=10),
-                  queries)
+    times = timed(
+        lambda q: col.query(query_embeddings=[embedder.encode([q])[0]], n_results=10), queries
+    )
     return times, hits / (10 * len(qvecs))
 
 
