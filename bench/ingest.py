@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ingest.fetch import FetchLimits  # noqa: E402
-from ingest.sources import read_sources  # noqa: E402
-from service.config import Config  # noqa: E402
-from service.hindsight import CORPUS, Hindsight  # noqa: E402
+from ingest.fetch import FetchLimits
+from ingest.sources import read_sources
+from service.config import Config
+from service.hindsight import CORPUS, Hindsight
 
 
 def main() -> None:

@@ -23,13 +23,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.evaluation import load_eval_set  # noqa: E402
-from service import models  # noqa: E402
-from service.config import Config  # noqa: E402
-from service.db import bump_revision, session_scope  # noqa: E402
-from service.hindsight import Hindsight  # noqa: E402
-from service.index import FaissIndex, SearchIndex  # noqa: E402
-from service.search import Searcher  # noqa: E402
+from bench.evaluation import load_eval_set
+from service import models
+from service.config import Config
+from service.db import bump_revision, session_scope
+from service.hindsight import Hindsight
+from service.index import FaissIndex, SearchIndex
+from service.search import Searcher
 
 
 def pct(values: list[float], q: float) -> float:
@@ -103,8 +103,9 @@ def main() -> None:
         base.index.ensure_current()
         ids = sorted(base.index.chunks)
         base_texts = [base.index.chunks[i].text for i in ids]
-        from service.index import _embeddings
         from sqlmodel import Session
+
+        from service.index import _embeddings
 
         with Session(base.engine) as s:
             _, base_vecs = _embeddings(s, ids, 384)
@@ -181,8 +182,9 @@ def _chroma(exact: SearchIndex, qvecs, queries, embedder, tmp):  # type: ignore[
     client = chromadb.PersistentClient(path=f"{tmp}/chroma-{len(exact.chunks)}")
     col = client.create_collection("bench", configuration={"hnsw": {"space": "ip"}})
     ids = sorted(exact.chunks)
-    from service.index import _embeddings
     from sqlmodel import Session
+
+    from service.index import _embeddings
 
     with Session(exact.engine) as s:
         chunk_ids, vectors = _embeddings(s, ids, 384)

@@ -199,8 +199,9 @@ def _result(doc: DocInfo, chunk: Any, score: float, terms: set[str]) -> dict[str
 def make_snippet(text: str, terms: set[str], width: int = 320) -> tuple[str, list[list[int]]]:
     """The passage around the densest run of query terms, with [start, end] term offsets."""
     # One pass of one pattern: a stem of four letters or more matches as a prefix.
-    alternatives = sorted((re.escape(t) + (r"\w*" if len(t) >= 4 else "") for t in terms),
-                          key=len, reverse=True)
+    alternatives = sorted(
+        (re.escape(t) + (r"\w*" if len(t) >= 4 else "") for t in terms), key=len, reverse=True
+    )
     pattern = re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.I) if terms else None
     matches = list(pattern.finditer(text)) if pattern else []
 
