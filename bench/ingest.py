@@ -26,7 +26,7 @@ from service.hindsight import CORPUS, Hindsight
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     sources = [str(CORPUS / d) for d in ("postmortems", "runbooks", "checklists")]
     shared = None
