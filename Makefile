@@ -21,7 +21,7 @@ run: install
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-test: install browser
+test: install
 	$(BIN)/python -m pytest
 
 lint: install
