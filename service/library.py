@@ -72,14 +72,12 @@ class Library:
         *,
         chunk_tokens: int = 230,
         tagger: Tagger | None = None,
-        on_change: Callable[[], None] | None = None,
         batch_chunks: int = 512,
     ) -> None:
         self.engine = engine
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
         self.tagger = tagger
-        self.on_change = on_change
         self.batch_chunks = batch_chunks
 
     # -- ingest ---------------------------------------------------------------------------
@@ -231,8 +229,6 @@ class Library:
             _apply_tags(session, row.id, doc.modes, auto_tags)
             bump_revision(session)
             doc_id = row.id
-        if self.on_change:
-            self.on_change()
         return doc_id, created
 
     def delete(self, doc_id: str) -> bool:
@@ -244,8 +240,6 @@ class Library:
             _delete_children(session, doc_id)
             session.delete(row)
             bump_revision(session)
-        if self.on_change:
-            self.on_change()
         return True
 
     def write_record(self, record: dict[str, Any]) -> str:
@@ -266,8 +260,6 @@ class Library:
             for tag in record["tags"]:
                 session.add(models.Tag.model_validate(tag | {"document_id": doc["id"]}))
             bump_revision(session)
-        if self.on_change:
-            self.on_change()
         return str(doc["id"])
 
     # -- helpers ---------------------------------------------------------------------------
