@@ -131,3 +131,21 @@ def corpus_app(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
     report = hs.init()
     assert report.failed == [], report.failed
     return hs
+
+
+@pytest.fixture(scope="session")
+def corpus_server(
+    tmp_path_factory: pytest.TempPathFactory, corpus_app: Hindsight
+) -> Iterator[tuple[str, Path]]:
+    """The app under real gunicorn on a copy of the corpus store: (base URL, data dir).
+
+    Tests may write to it (with the token ``test-token``); the in-process ``corpus_app`` is
+    not affected.
+    """
+    from tests.server import copy_store, gunicorn_server
+
+    data = tmp_path_factory.mktemp("served")
+    copy_store(corpus_app.config.data_path, data)
+    env = {"HINDSIGHT_DATA_DIR": str(data), "HINDSIGHT_API_TOKEN": "test-token"}
+    with gunicorn_server(env) as base:
+        yield base, data
