@@ -13,6 +13,9 @@ import numpy as np
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 
 
+FEW_TEXTS = 4  # up to this many texts are encoded on one thread
+
+
 def cpu_has_bf16() -> bool:
     """True when the processor computes bfloat16 natively (AVX512-BF16 or AMX)."""
     try:
@@ -86,14 +89,29 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         import torch
 
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            vectors = self.model.encode(
-                texts,
-                batch_size=self.batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
+        # A few short texts (a query, a plan) gain little from a second thread, and on a
+        # small machine with anything else running, two threads' OpenMP barriers wait for
+        # each other's time slices (a query took 1 s on two threads beside two test runs,
+        # 57 ms on one). The count is per calling thread, so other requests keep theirs.
+        few = len(texts) <= FEW_TEXTS
+        threads = torch.get_num_threads()
+        if few:
+            torch.set_num_threads(1)
+        try:
+            with (
+                torch.inference_mode(),
+                torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16),
+            ):
+                vectors = self.model.encode(
+                    texts,
+                    batch_size=self.batch_size,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                )
+        finally:
+            if few:
+                torch.set_num_threads(threads)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 

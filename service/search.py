@@ -93,6 +93,11 @@ def clean_query(query: str) -> str:
     return text
 
 
+def encode_query(embedder: Embedder, text: str) -> np.ndarray:
+    """The query's vector (one text: the embedder encodes it on one thread)."""
+    return embedder.encode([text])[0]
+
+
 class Searcher:
     def __init__(self, index: SearchIndex, embedder: Embedder, weights: Weights | None = None):
         self.index = index
@@ -136,7 +141,7 @@ class Searcher:
             mask = np.isin(index.keywords.ids, allowed_chunks)
         ranked: list[tuple[np.ndarray, float]] = []
         if use_dense:
-            vector = self.embedder.encode([text])[0]
+            vector = encode_query(self.embedder, text)
             ids, _ = index.vectors.search(vector, CANDIDATES, allowed_chunks)
             ranked.append((ids, self.weights.dense))
         if use_keyword:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from service.embedding import Embedder
 from service.hindsight import Hindsight
-from service.search import MAX_QUERY_CHARS, Filters, QueryError
+from service.search import MAX_QUERY_CHARS, Filters, QueryError, encode_query
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
@@ -98,3 +99,13 @@ def test_odd_queries_get_a_clear_answer(corpus_app: Hindsight, query: str, messa
 def test_exact_error_strings_are_found_by_keyword(corpus_app: Hindsight) -> None:
     hits = corpus_app.search("NOSPACE alarm", k=3).results
     assert hits[0]["id"] == "rb-etcd-space-exceeded"
+
+
+def test_query_encoding_leaves_the_torch_thread_setting_as_it_was(embedder: Embedder) -> None:
+    import numpy as np
+    import torch
+
+    before = torch.get_num_threads()
+    vector = encode_query(embedder, "certificate expired")  # on one thread
+    assert torch.get_num_threads() == before
+    assert np.allclose(vector, embedder.encode(["certificate expired"])[0], atol=2e-2)
