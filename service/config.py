@@ -68,7 +68,27 @@ SETTINGS: tuple[Setting, ...] = (
         "exact",
         "Vector index: exact (inner product), hnsw or ivf (approximate, for large stores).",
     ),
+    Setting(
+        "index_check_interval",
+        0.25,
+        "Seconds a search trusts its last look at the store revision: another process's "
+        "writes show within this window (0 checks before every search; this process's own "
+        "writes show at once).",
+        float,
+    ),
+    Setting(
+        "cache_dir",
+        "",
+        "Directory for derived files shared by every store, such as the trained tagger; "
+        "empty means $XDG_CACHE_HOME/hindsight or ~/.cache/hindsight.",
+    ),
     Setting("base_url", "", "Public URL of this service, used for links in chat answers."),
+    Setting(
+        "chatops_response_hosts",
+        "hooks.slack.com",
+        "Comma-separated hosts that slow chat answers may be posted to (a slash command's "
+        "response_url); add your Mattermost server's host. Others are refused and logged.",
+    ),
     Setting(
         "read_token_required",
         False,
@@ -114,6 +134,13 @@ class Config(dict[str, Any]):
         if url:
             return str(url)
         return f"sqlite:///{self.data_path / 'hindsight.db'}"
+
+    @property
+    def cache_path(self) -> Path:
+        if self["cache_dir"]:
+            return Path(self["cache_dir"]).expanduser().resolve()
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "hindsight"
 
     @property
     def model_path(self) -> str:

@@ -16,7 +16,9 @@ from service.config import Config
 from service.embedding import Embedder
 from service.index import SearchIndex
 from service.library import IngestReport, Library
-from service.search import Filters, Searcher, SearchResult
+from service.review import Review, Reviewer
+from service.search import Filters, QueryError, Searcher, SearchResult
+from service.tagging import TagError, Tagger, TagReport
 from service.taxonomy import load_taxonomy, store_taxonomy
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -40,7 +42,44 @@ class Hindsight:
 
     @cached_property
     def library(self) -> Library:
-        return Library(self.engine, self.embedder, chunk_tokens=self.config["chunk_tokens"])
+        return Library(
+            self.engine,
+            self.embedder,
+            chunk_tokens=self.config["chunk_tokens"],
+            tagger=self.tagger,
+        )
+
+    @cached_property
+    def tagger(self) -> Tagger:
+        # The bundled taxonomy (what `init` stores), so tagging text needs no database.
+        modes = load_taxonomy(CORPUS / "taxonomy.yaml")
+        return Tagger(self.embedder, modes, cache_dir=self.config.cache_path)
+
+    def tag(self, text: str) -> TagReport:
+        """Failure modes of a text with evidence; nothing is stored. Bad input: QueryError."""
+        try:
+            return self.tagger.tag_text(text)
+        except TagError as exc:
+            raise QueryError(str(exc)) from None
+
+    def set_modes(self, doc_id: str, modes: list[str]) -> list[str]:
+        """Human-confirmed modes of a stored document (KeyError: no such document,
+        ValueError: unknown mode)."""
+        return self.library.set_modes(doc_id, modes)
+
+    @cached_property
+    def reviewer(self) -> Reviewer:
+        return Reviewer(self.engine, self.searcher, self.tagger, self.embedder)
+
+    def review(self, plan: str, k: int = 5) -> Review:
+        """Change review of a plan. Bad input (empty, too long): QueryError."""
+        return self.reviewer.review(plan, k=k)
+
+    def retag(self, progress: Callable[[str], None] | None = None) -> dict[str, int]:
+        counts = self.library.retag(progress=progress)
+        if counts["changed"]:
+            self.index.ensure_current()
+        return counts
 
     @cached_property
     def index(self) -> SearchIndex:
@@ -49,6 +88,7 @@ class Hindsight:
             self.config.data_path / "index",
             model=self.embedder.name,
             kind=self.config["index_kind"],
+            check_interval=self.config["index_check_interval"],
         )
 
     @cached_property

@@ -15,10 +15,11 @@ from sqlmodel import Session, col, select
 
 from ingest.chunking import ChunkDraft, chunk_document
 from ingest.document import Document as Parsed
+from ingest.document import Section as ParsedSection
 from ingest.sources import Failure, Item, Skipped
 from service import models
 from service.db import bump_revision, session_scope
-from service.embedding import Embedder, to_bytes
+from service.embedding import Embedder, from_bytes, to_bytes
 
 FRONT_MATTER = "front matter"  # evidence note on human tags that came from the source itself
 
@@ -31,7 +32,11 @@ class TagResult:
 
 
 class Tagger(Protocol):
-    def tag_document(self, doc: Parsed, chunks: list[ChunkDraft]) -> list[TagResult]: ...
+    """What the library needs of a tagger (service.tagging.Tagger is the real one)."""
+
+    def tag_for_store(
+        self, doc: Parsed, chunks: list[ChunkDraft], vectors: np.ndarray
+    ) -> list[TagResult]: ...
 
 
 @dataclass
@@ -190,7 +195,7 @@ class Library:
         """
         if len(chunks) != len(vectors):
             raise ValueError("internal: one embedding per chunk expected")
-        auto_tags = self.tagger.tag_document(doc, chunks) if self.tagger else []
+        auto_tags = self.tagger.tag_for_store(doc, chunks, vectors) if self.tagger else []
         with session_scope(self.engine) as session:
             _check_modes(session, doc.modes)
             existing = self._find(session, doc)
@@ -241,6 +246,83 @@ class Library:
             session.delete(row)
             bump_revision(session)
         return True
+
+    def set_modes(self, doc_id: str, mode_ids: list[str]) -> list[str]:
+        """Set a document's modes by hand: exactly these, confirmed (``origin: human``); every
+        other mode it carried is kept as a rejected human tag, so re-tagging and re-ingesting
+        never bring it back. Evidence of a confirmed automatic tag is kept.
+
+        Raises KeyError for an unknown document and ValueError for an unknown mode id.
+        """
+        wanted = list(dict.fromkeys(mode_ids))
+        with session_scope(self.engine) as session:
+            if session.get(models.Document, doc_id) is None:
+                raise KeyError(doc_id)
+            known = set(session.execute(select(col(models.Mode.id))).scalars())
+            unknown = [m for m in wanted if m not in known]
+            if unknown:
+                raise ValueError(f"unknown mode id(s): {', '.join(unknown)}")
+            tags = {
+                t.mode_id: t
+                for t in session.execute(
+                    select(models.Tag).where(col(models.Tag.document_id) == doc_id)
+                ).scalars()
+            }
+            for mode_id in wanted:
+                tag = tags.get(mode_id)
+                if tag is None:
+                    session.add(
+                        models.Tag(
+                            document_id=doc_id, mode_id=mode_id, confidence=1.0, origin="human"
+                        )
+                    )
+                else:
+                    tag.origin, tag.rejected, tag.confidence = "human", False, 1.0
+                    tag.evidence = [e for e in tag.evidence if e.get("note") != FRONT_MATTER]
+            for mode_id, tag in tags.items():
+                if mode_id not in wanted:
+                    tag.origin, tag.rejected = "human", True
+                    tag.evidence = [e for e in tag.evidence if e.get("note") != FRONT_MATTER]
+            bump_revision(session)
+        return wanted
+
+    def retag(
+        self, ids: Iterable[str] | None = None, progress: Callable[[str], None] | None = None
+    ) -> dict[str, int]:
+        """Re-derive automatic tags of stored documents with the current tagger, from their
+        stored sections and embeddings (no re-embedding). Human tags are left as they are.
+        Returns counts of documents changed and unchanged."""
+        if self.tagger is None:
+            raise RuntimeError("internal: no tagger configured")
+        with Session(self.engine) as session:
+            all_ids = list(session.execute(select(col(models.Document.id))).scalars())
+        wanted = all_ids if ids is None else [i for i in ids if i in set(all_ids)]
+        counts = {"changed": 0, "unchanged": 0}
+        for doc_id in wanted:
+            with session_scope(self.engine) as session:
+                doc, chunks, vectors = _stored_parts(session, doc_id)
+                new = {t.mode_id: t for t in self.tagger.tag_for_store(doc, chunks, vectors)}
+                tags = (
+                    session.execute(select(models.Tag).where(col(models.Tag.document_id) == doc_id))
+                    .scalars()
+                    .all()
+                )
+                old = {t.mode_id: round(t.confidence, 4) for t in tags if t.origin == "automatic"}
+                human = {t.mode_id for t in tags if t.origin != "automatic"}
+                fresh = {m: round(t.confidence, 4) for m, t in new.items() if m not in human}
+                if fresh == old:
+                    counts["unchanged"] += 1
+                else:
+                    for tag in tags:
+                        if tag.origin == "automatic":
+                            session.delete(tag)
+                    session.flush()
+                    _apply_tags(session, doc_id, [], list(new.values()))
+                    bump_revision(session)
+                    counts["changed"] += 1
+            if progress:
+                progress(doc_id)
+        return counts
 
     def write_record(self, record: dict[str, Any]) -> str:
         """Store an exported record as it is (ids, chunks, embeddings and tags kept): import."""
@@ -299,6 +381,38 @@ def slugify(text: str, limit: int = 80) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:limit].rstrip("-") or "document"
+
+
+def _stored_parts(session: Session, doc_id: str) -> tuple[Parsed, list[ChunkDraft], np.ndarray]:
+    """A stored document back in parsed form, with its chunks and their embeddings."""
+    row = session.get(models.Document, doc_id)
+    if row is None:
+        raise KeyError(doc_id)
+    sections = session.execute(
+        select(models.Section)
+        .where(col(models.Section.document_id) == doc_id)
+        .order_by(col(models.Section.position))
+    ).scalars()
+    doc = Parsed(
+        title=row.title,
+        body=row.body,
+        source=row.source,
+        kind=row.kind,
+        sections=[ParsedSection(s.kind, s.heading, s.text, list(s.items)) for s in sections],
+    )
+    stored = (
+        session.execute(
+            select(models.Chunk)
+            .where(col(models.Chunk.document_id) == doc_id)
+            .order_by(col(models.Chunk.position))
+        )
+        .scalars()
+        .all()
+    )
+    chunks = [ChunkDraft(c.section_position, c.position, c.heading, c.text) for c in stored]
+    dim = len(from_bytes(stored[0].embedding)) if stored else 1
+    vectors = np.vstack([from_bytes(c.embedding) for c in stored]) if stored else np.zeros((0, dim))
+    return doc, chunks, vectors
 
 
 def _delete_children(session: Session, doc_id: str) -> None:

@@ -102,10 +102,10 @@ def test_front_matter_modes_are_human_tags_and_unknown_ones_fail(
     ]
     doc = app.document(report.ids[0])
     assert doc is not None
-    assert {(m["id"], m["origin"]) for m in doc["modes"]} == {
-        ("expiry", "human"),
-        ("auth-failure", "human"),
-    }
+    human = {m["id"] for m in doc["modes"] if m["origin"] == "human"}
+    assert human == {"expiry", "auth-failure"}
+    # The tagger may add others, never a second tag for a mode the source labelled.
+    assert len({m["id"] for m in doc["modes"]}) == len(doc["modes"])
     assert _counts(app)["documents"] == 1  # the failed one left nothing behind
 
 

@@ -1,0 +1,522 @@
+"""Tagging text with failure modes, each tag with a confidence and the sentences behind it.
+
+Three kinds of evidence are combined for every window of text (a few sentences, or a stored
+chunk) and every mode:
+
+- a classifier trained on the hand-labelled passages: logistic regression on the window's
+  embedding, and another on its words (TF-IDF), so both paraphrases and exact terms count;
+- similarity of the window to the mode's definition;
+- the mode's curated signal phrases, counted only when affirmed ("not caused by DNS" denies
+  DNS), and its counter-signals.
+
+A small logistic model learned on out-of-fold predictions weighs these into one probability,
+and each mode gets its own threshold, calibrated out of fold on the training split only. A
+document's confidence for a mode is its best window's; the evidence is the sentences of the
+best windows that support the mode most.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.chunking import ChunkDraft
+from ingest.document import Document as Parsed
+from ingest.sentences import Sentence, split_sentences
+from service.embedding import Embedder
+from service.labelled import LABELLED, Passage, load_passages, split
+from service.library import TagResult
+from service.signals import Mentions, SignalMatcher
+from service.taxonomy import Mode
+
+MAX_TAG_CHARS = 200_000
+WINDOW_WORDS = 60  # free text is read in windows of about this many words (whole sentences)
+LONG_TEXT_WORDS = 600  # longer texts are read in windows the size of a stored chunk:
+LONG_WINDOW_WORDS = 180  # the model reads fewer, longer windows faster, as at ingest
+EVIDENCE_PER_MODE = 2
+MAX_PER_WINDOW = 3
+LEAST_RATIO = 0.5
+SKIPPED_SECTIONS = ("action_items",)  # what a team will do next is not what went wrong
+NEGATED_FACTOR = 0.25  # a mode only ever mentioned to be denied keeps a quarter of its score
+FEATURES = ("embedding", "lexical", "definition", "affirmed", "negated", "counter")
+
+
+class TagError(ValueError):
+    """The text cannot be tagged (empty, too long); the message says why."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    text: str
+    start: int  # character offsets into the tagged text (or the document section)
+    end: int
+    section: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"text": self.text, "start": self.start, "end": self.end}
+        if self.section is not None:
+            out["section"] = self.section
+        return out
+
+
+@dataclass
+class ModeTag:
+    id: str
+    name: str
+    axis: str
+    confidence: float
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "axis": self.axis,
+            "confidence": round(self.confidence, 3),
+            "evidence": [e.as_dict() for e in self.evidence],
+        }
+
+
+@dataclass
+class TagReport:
+    modes: list[ModeTag]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"modes": [m.as_dict() for m in self.modes]}
+
+
+@dataclass
+class Analysis:
+    report: TagReport
+    scores: dict[str, float]  # every mode's best window score
+    thresholds: dict[str, float]
+    vector: np.ndarray  # the text's normalised mean embedding
+
+
+@dataclass
+class Window:
+    """A piece of the text that is scored as a whole: its sentences with their offsets."""
+
+    sentences: list[Sentence]
+    section: int | None = None
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.sentences)
+
+
+# -- the trained model ---------------------------------------------------------------------
+
+
+@dataclass
+class _Linear:
+    """One-vs-rest logistic regressions as a matrix: p = sigmoid(X @ coef.T + bias)."""
+
+    coef: np.ndarray
+    bias: np.ndarray
+
+    def proba(self, x: Any) -> np.ndarray:
+        z = np.asarray(x @ self.coef.T) + self.bias
+        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
+
+
+@dataclass
+class TaggerModel:
+    mode_ids: list[str]
+    embedding: _Linear
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    lexical: _Linear
+    definitions: np.ndarray  # one normalised vector per mode
+    combiner: np.ndarray  # weights of FEATURES, then the bias
+    thresholds: np.ndarray
+    fingerprint: str
+
+
+def _fit_linear(x: Any, y: np.ndarray, c: float) -> _Linear:
+    from sklearn.linear_model import LogisticRegression
+
+    coefs, biases = [], []
+    for j in range(y.shape[1]):
+        if y[:, j].min() == y[:, j].max():  # no positives (or no negatives) to learn from
+            coefs.append(np.zeros(x.shape[1]))
+            biases.append(-8.0 if y[:, j].max() == 0 else 8.0)
+            continue
+        model = LogisticRegression(C=c, class_weight="balanced", solver="liblinear")
+        model.fit(x, y[:, j])
+        coefs.append(model.coef_[0])
+        biases.append(float(model.intercept_[0]))
+    return _Linear(np.vstack(coefs), np.asarray(biases))
+
+
+def _vectorizer() -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, stop_words="english")
+
+
+def _lexical_matrix(texts: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(
+        ngram_range=(1, 2), sublinear_tf=True, stop_words="english", vocabulary=vocabulary
+    )
+    vec.idf_ = idf
+    return vec.transform(texts)
+
+
+def _signal_counts(matcher: SignalMatcher, texts: Sequence[str], mode_ids: list[str]) -> np.ndarray:
+    """(n, modes, 3): affirmed, negated and counter-signal mentions, capped at 3."""
+    out = np.zeros((len(texts), len(mode_ids), 3))
+    index = {m: j for j, m in enumerate(mode_ids)}
+    for i, text in enumerate(texts):
+        for mode_id, mentions in matcher.scan(text).items():
+            j = index.get(mode_id)
+            if j is not None:
+                out[i, j] = [len(mentions.affirmed), len(mentions.negated), len(mentions.counter)]
+    return np.minimum(out, 3)
+
+
+def _features(
+    emb_p: np.ndarray, lex_p: np.ndarray, def_sim: np.ndarray, signals: np.ndarray
+) -> np.ndarray:
+    """(n, modes, len(FEATURES)) from the evidence of each kind."""
+
+    def logit(p: np.ndarray) -> np.ndarray:
+        p = np.clip(p, 1e-4, 1 - 1e-4)
+        return np.asarray(np.log(p / (1 - p)))
+
+    relative = def_sim - def_sim.mean(axis=1, keepdims=True)
+    return np.stack(
+        [
+            logit(emb_p),
+            logit(lex_p),
+            relative * 10,
+            signals[..., 0],
+            signals[..., 1],
+            signals[..., 2],
+        ],
+        axis=-1,
+    )
+
+
+def _combine(features: np.ndarray, combiner: np.ndarray) -> np.ndarray:
+    z = features @ combiner[:-1] + combiner[-1]
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
+
+
+def _best_thresholds(prob: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per mode, the F1-best threshold on out-of-fold scores, shrunk toward the global one
+    by how few positives the mode has (a mode seen 5 times should not get an extreme cut)."""
+    grid = np.arange(0.1, 0.91, 0.025)
+
+    def f1_at(p: np.ndarray, t: np.ndarray, cut: float) -> float:
+        pred = p >= cut
+        tp = float((pred & (t == 1)).sum())
+        denom = float(pred.sum() + (t == 1).sum())
+        return 2 * tp / denom if denom else 0.0
+
+    global_cut = max(grid, key=lambda c: f1_at(prob.ravel(), y.ravel(), c))
+    cuts = []
+    for j in range(y.shape[1]):
+        positives = int(y[:, j].sum())
+        best = max(grid, key=lambda c: (f1_at(prob[:, j], y[:, j], c), -abs(c - global_cut)))
+        weight = positives / (positives + 10)
+        cuts.append(weight * best + (1 - weight) * global_cut)
+    return np.asarray(cuts)
+
+
+def train(
+    passages: Sequence[Passage], modes: Sequence[Mode], embedder: Embedder, folds: int = 5
+) -> TaggerModel:
+    """Fit the tagger on labelled passages (the training split)."""
+    mode_ids = [m.id for m in modes if not m.retired]
+    col = {m: j for j, m in enumerate(mode_ids)}
+    texts = [p.text for p in passages]
+    y = np.zeros((len(passages), len(mode_ids)), dtype=int)
+    for i, p in enumerate(passages):
+        for m in p.modes:
+            if m in col:
+                y[i, col[m]] = 1
+    x = embedder.encode(texts)
+    definitions = embedder.encode([_definition_text(m) for m in modes if not m.retired])
+    matcher = SignalMatcher(modes)
+    signals = _signal_counts(matcher, texts, mode_ids)
+
+    # Out-of-fold predictions of both classifiers: what the combiner and thresholds learn on.
+    order = np.argsort([hashlib.sha256(p.id.encode()).hexdigest() for p in passages])
+    fold_of = np.empty(len(passages), dtype=int)
+    fold_of[order] = np.arange(len(passages)) % folds
+    emb_oof = np.zeros(y.shape)
+    lex_oof = np.zeros(y.shape)
+    for k in range(folds):
+        fit, held = fold_of != k, fold_of == k
+        emb_oof[held] = _fit_linear(x[fit], y[fit], c=4.0).proba(x[held])
+        vec = _vectorizer().fit([t for t, f in zip(texts, fit, strict=True) if f])
+        lex = _fit_linear(
+            vec.transform([t for t, f in zip(texts, fit, strict=True) if f]), y[fit], c=8.0
+        )
+        lex_oof[held] = lex.proba(vec.transform([t for t, h in zip(texts, held, strict=True) if h]))
+    feats = _features(emb_oof, lex_oof, x @ definitions.T, signals)
+
+    from sklearn.linear_model import LogisticRegression
+
+    stacker = LogisticRegression(C=1.0, max_iter=2000)
+    stacker.fit(feats.reshape(-1, len(FEATURES)), y.ravel())
+    combiner = np.append(stacker.coef_[0], stacker.intercept_[0])
+    oof_prob = _veto(_combine(feats, combiner), signals)
+    thresholds = _best_thresholds(oof_prob, y)
+
+    vec = _vectorizer().fit(texts)
+    return TaggerModel(
+        mode_ids=mode_ids,
+        embedding=_fit_linear(x, y, c=4.0),
+        vocabulary={str(k): int(v) for k, v in vec.vocabulary_.items()},
+        idf=np.asarray(vec.idf_),
+        lexical=_fit_linear(vec.transform(texts), y, c=8.0),
+        definitions=definitions,
+        combiner=combiner,
+        thresholds=thresholds,
+        fingerprint=_fingerprint(passages, modes, embedder.name),
+    )
+
+
+def _veto(prob: np.ndarray, signals: np.ndarray) -> np.ndarray:
+    """A mode whose signals appear only denied, never affirmed, keeps a fraction of its score."""
+    denied = (signals[..., 1] > 0) & (signals[..., 0] == 0)
+    return np.where(denied, prob * NEGATED_FACTOR, prob)
+
+
+def _definition_text(mode: Mode) -> str:
+    return f"{mode.name}: {mode.definition}"
+
+
+def _fingerprint(passages: Sequence[Passage], modes: Sequence[Mode], model: str) -> str:
+    """Changes whenever the training data, the taxonomy, the model or this code changes."""
+    digest = hashlib.sha256(model.encode())
+    for module in ("tagging.py", "signals.py", "labelled.py"):
+        digest.update((Path(__file__).parent / module).read_bytes())
+    for p in passages:
+        digest.update(f"{p.id}|{p.text}|{','.join(p.modes)}\n".encode())
+    for m in modes:
+        digest.update(repr((m.id, m.definition, m.signals, m.counter_signals, m.retired)).encode())
+    return digest.hexdigest()[:16]
+
+
+# -- tagging ---------------------------------------------------------------------------------
+
+
+class Tagger:
+    """Tags free text and parsed documents. Trains on first use (a few seconds) and keeps the
+    trained model in ``cache_dir`` keyed by a fingerprint of its training data."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        modes: Sequence[Mode],
+        *,
+        cache_dir: Path | None = None,
+        passages: Sequence[Passage] | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.modes = [m for m in modes if not m.retired]
+        self.by_id = {m.id: m for m in self.modes}
+        self.matcher = SignalMatcher(self.modes)
+        self.cache_dir = cache_dir
+        self._passages = passages
+        self._model: TaggerModel | None = None
+
+    @property
+    def model(self) -> TaggerModel:
+        if self._model is None:
+            self._model = self._load_or_train()
+        return self._model
+
+    def _load_or_train(self) -> TaggerModel:
+        if self._passages is None:
+            train_split, _ = split(load_passages(LABELLED, set(self.by_id)))
+            self._passages = train_split
+        fingerprint = _fingerprint(self._passages, self.modes, self.embedder.name)
+        path = self.cache_dir / f"tagger-{fingerprint}.pkl" if self.cache_dir else None
+        if path is not None and path.exists():
+            with path.open("rb") as handle:
+                model = pickle.load(handle)  # our own file, written below
+            if isinstance(model, TaggerModel) and model.fingerprint == fingerprint:
+                return model
+        model = train(self._passages, self.modes, self.embedder)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as handle:
+                pickle.dump(model, handle)
+            tmp.replace(path)
+        return model
+
+    # The doors call these two.
+
+    def tag_text(self, text: str) -> TagReport:
+        """Failure modes of any text (a pasted postmortem, a plan, a query)."""
+        return self.analyse(text).report
+
+    def analyse(self, text: str) -> Analysis:
+        """The tags of a text, plus every mode's best score and threshold and the text's
+        mean embedding (what review builds on)."""
+        if not text or not text.strip():
+            raise TagError("nothing to tag: the text is empty")
+        if len(text) > MAX_TAG_CHARS:
+            raise TagError(f"text too long: {len(text):,} characters (at most {MAX_TAG_CHARS:,})")
+        long = len(text.split()) > LONG_TEXT_WORDS
+        windows = windows_of(text, LONG_WINDOW_WORDS if long else WINDOW_WORDS)
+        vectors = self.embedder.encode([w.text for w in windows])
+        prob = self.score_windows(windows, vectors)
+        report = self._tag(windows, prob)
+        best = prob.max(axis=0)
+        ids = self.model.mode_ids
+        mean = vectors.mean(axis=0)
+        return Analysis(
+            report,
+            {m: float(best[j]) for j, m in enumerate(ids)},
+            {m: float(self.model.thresholds[j]) for j, m in enumerate(ids)},
+            mean / max(float(np.linalg.norm(mean)), 1e-9),
+        )
+
+    def tag_document(
+        self, doc: Parsed, chunks: list[ChunkDraft], vectors: np.ndarray | None = None
+    ) -> list[ModeTag]:
+        """Tags of a parsed document, reusing its chunk embeddings when given (ingest)."""
+        keep = [
+            i
+            for i, c in enumerate(chunks)
+            if doc.sections[c.section_index].kind not in SKIPPED_SECTIONS
+        ]
+        if not keep:
+            return []
+        windows = []
+        for i in keep:
+            section_text = doc.sections[chunks[i].section_index].text
+            windows.append(Window(_locate(chunks[i].text, section_text), chunks[i].section_index))
+        if vectors is None:
+            vecs = self.embedder.encode([chunks[i].embed_text(doc.title) for i in keep])
+        else:
+            vecs = vectors[keep]
+        return self._tag(windows, self.score_windows(windows, vecs)).modes
+
+    def tag_for_store(
+        self, doc: Parsed, chunks: list[ChunkDraft], vectors: np.ndarray
+    ) -> list[TagResult]:
+        """The library's hook: tags of a document being stored, as tag rows."""
+        return [
+            TagResult(t.id, t.confidence, [e.as_dict() for e in t.evidence])
+            for t in self.tag_document(doc, chunks, vectors)
+        ]
+
+    def score_windows(self, windows: list[Window], vectors: np.ndarray) -> np.ndarray:
+        """(windows, modes) combined probabilities, negation applied."""
+        model = self.model
+        texts = [w.text for w in windows]
+        emb_p = model.embedding.proba(vectors)
+        lex_p = model.lexical.proba(_lexical_matrix(texts, model.vocabulary, model.idf))
+        signals = _signal_counts(self.matcher, texts, model.mode_ids)
+        feats = _features(emb_p, lex_p, vectors @ model.definitions.T, signals)
+        return _veto(_combine(feats, model.combiner), signals)
+
+    def _tag(self, windows: list[Window], prob: np.ndarray) -> TagReport:
+        model = self.model
+        chosen = select(prob, model.thresholds)
+        best = prob.max(axis=0)
+        tags = []
+        for j in np.argsort(-best):
+            if not chosen[:, j].any():
+                continue
+            mode = self.by_id[model.mode_ids[j]]
+            top = [w for w in np.argsort(-prob[:, j])[:EVIDENCE_PER_MODE] if chosen[w, j]]
+            evidence = [self._evidence(windows[w], mode) for w in top]
+            tags.append(
+                ModeTag(
+                    mode.id,
+                    mode.name,
+                    mode.axis,
+                    float(best[j]),
+                    [e for e in dict.fromkeys(evidence) if e is not None],
+                )
+            )
+        return TagReport(tags)
+
+    def _evidence(self, window: Window, mode: Mode) -> Evidence | None:
+        """The window's sentence that best supports the mode: affirmed signals first, then
+        the words the lexical classifier weighs for it; never a sentence that denies it."""
+        model = self.model
+        j = model.mode_ids.index(mode.id)
+        sentences = window.sentences
+        lex = model.lexical.proba(
+            _lexical_matrix([s.text for s in sentences], model.vocabulary, model.idf)
+        )[:, j]
+        scored = []
+        for k, sentence in enumerate(sentences):
+            mentions = self.matcher.scan(sentence.text).get(mode.id, Mentions())
+            if mentions.negated and not mentions.affirmed:
+                continue
+            scored.append((min(len(mentions.affirmed), 2) + float(lex[k]), k))
+        if not scored:
+            return None
+        _, k = max(scored)
+        s = sentences[k]
+        return Evidence(s.text, s.start, s.end, window.section)
+
+
+def select(prob: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """(windows, modes) booleans: each window's modes over their thresholds, at most
+    MAX_PER_WINDOW of them (a few sentences rarely show more); when no window has any, the
+    text's single best mode if it comes within LEAST_RATIO of its threshold (a text about an
+    incident nearly always shows at least one mode)."""
+    ratio = prob / thresholds
+    chosen = ratio >= 1.0
+    order = np.argsort(-ratio, axis=1)
+    keep = np.zeros_like(chosen)
+    np.put_along_axis(keep, order[:, :MAX_PER_WINDOW], True, axis=1)
+    chosen &= keep
+    if len(prob) and not chosen.any():
+        w, j = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+        if ratio[w, j] >= LEAST_RATIO:
+            chosen[w, j] = True
+    return chosen
+
+
+def windows_of(text: str, words: int = WINDOW_WORDS) -> list[Window]:
+    """Whole sentences packed into windows of about ``words`` words."""
+    windows: list[Window] = []
+    current: list[Sentence] = []
+    count = 0
+    for sentence in split_sentences(text):
+        n = len(sentence.text.split())
+        if current and count + n > words:
+            windows.append(Window(current))
+            current, count = [], 0
+        current.append(sentence)
+        count += n
+    if current:
+        windows.append(Window(current))
+    return windows
+
+
+def _locate(chunk_text: str, section_text: str) -> list[Sentence]:
+    """The chunk's sentences with offsets into its section's text (chunks join sentences)."""
+    out = []
+    cursor = 0
+    for sentence in split_sentences(chunk_text):
+        at = section_text.find(sentence.text, cursor)
+        if at < 0:
+            at = section_text.find(sentence.text)
+        if at < 0:  # reflowed beyond recognition: keep the text, point at the section start
+            out.append(Sentence(sentence.text, 0, 0))
+            continue
+        out.append(Sentence(sentence.text, at, at + len(sentence.text)))
+        cursor = at + len(sentence.text)
+    return out

@@ -1,0 +1,156 @@
+"""The tagger: evidence, negation, the labelled split, human tags over automatic ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from service.hindsight import CORPUS, Hindsight
+from service.labelled import load_passages, split
+from service.search import QueryError
+from service.signals import SignalMatcher
+from service.taxonomy import load_taxonomy
+from tests.conftest import DATA, run_cli
+
+MODES = load_taxonomy(CORPUS / "taxonomy.yaml")
+
+
+def test_signals_tell_affirmed_from_denied() -> None:
+    matcher = SignalMatcher(MODES)
+    found = matcher.scan("CoreDNS returned SERVFAIL for every lookup.")
+    assert found["dns-discovery"].affirmed and not found["dns-discovery"].negated
+    denied = matcher.scan("This was not caused by DNS: name resolution worked throughout.")
+    assert not denied["dns-discovery"].affirmed and denied["dns-discovery"].negated
+    guess = matcher.scan("We first suspected DNS, but the resolvers were healthy.")
+    assert not guess["dns-discovery"].affirmed
+    # A counter-signal is not the mode: deploying the fix is recovery, not the trigger.
+    fix = matcher.scan("At 10:40 we deployed the fix.")
+    assert "code-deploy" not in fix or not fix["code-deploy"].affirmed
+
+
+def test_labelled_split_is_fixed_and_covers_every_mode() -> None:
+    passages = load_passages(known_modes={m.id for m in MODES})
+    assert len(passages) >= 120
+    train, test = split(passages)
+    _, again_test = split(list(reversed(passages)))
+    assert {p.id for p in test} == {p.id for p in again_test}
+    assert not {p.id for p in train} & {p.id for p in test}
+    assert 0.2 < len(test) / len(passages) < 0.4
+    assert {m.id for m in MODES if not m.retired} <= {m for p in test for m in p.modes}
+
+
+def test_openai_account_gets_the_worked_example_modes_with_evidence(
+    corpus_app: Hindsight,
+) -> None:
+    text = (DATA / "tagging" / "openai-2024-12-11.txt").read_text(encoding="utf-8")
+    report = corpus_app.tag(text).as_dict()
+    by_id = {m["id"]: m for m in report["modes"]}
+    for mode in (
+        "control-plane-overload",
+        "dns-discovery",
+        "global-blast-radius",
+        "control-plane-lockout",
+    ):
+        assert mode in by_id, (mode, list(by_id))
+        evidence = by_id[mode]["evidence"]
+        assert evidence, mode
+        for ev in evidence:
+            assert text[ev["start"] : ev["end"]] == ev["text"]
+        assert 0 < by_id[mode]["confidence"] <= 1
+    assert {"time-handling", "hardware-facility", "data-migration"}.isdisjoint(by_id)
+
+
+def test_a_denial_is_not_a_tag(corpus_app: Hindsight) -> None:
+    text = (DATA / "tagging" / "not-dns.txt").read_text(encoding="utf-8")
+    modes = {m["id"] for m in corpus_app.tag(text).as_dict()["modes"]}
+    assert "dns-discovery" not in modes
+    # The control: the same opening, affirmed, is about DNS.
+    affirmed = (
+        "Checkout was unavailable for forty minutes on Tuesday. This was caused by DNS: name "
+        "resolution failed for the payment service's hostname."
+    )
+    assert "dns-discovery" in {m["id"] for m in corpus_app.tag(affirmed).as_dict()["modes"]}
+
+
+@pytest.mark.parametrize("text", ["", "   \n ", "x" * 200_001])
+def test_bad_text_is_a_clear_error(corpus_app: Hindsight, text: str) -> None:
+    with pytest.raises(QueryError, match=r"empty|too long"):
+        corpus_app.tag(text)
+
+
+def test_ingest_stores_tags_with_evidence_from_the_sections(app: Hindsight) -> None:
+    report = app.ingest([str(DATA / "tagging" / "sample-postmortem.md")])
+    doc = app.document(report.ids[0])
+    assert doc is not None
+    automatic = [m for m in doc["modes"] if m["origin"] == "automatic"]
+    assert {"config-change", "resource-exhaustion"} <= {m["id"] for m in automatic}
+    sections = doc["sections"]
+    for mode in automatic:
+        for ev in mode["evidence"]:
+            section = sections[ev["section"]]
+            assert section["text"][ev["start"] : ev["end"]] == ev["text"]
+            assert section["kind"] != "action_items"  # what they will do is not what broke
+
+
+def test_human_tags_survive_retag_and_reingest(app: Hindsight, tmp_path: Path) -> None:
+    source = tmp_path / "incident.md"
+    source.write_text(
+        (DATA / "tagging" / "sample-postmortem.md").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    doc_id = app.ingest([str(source)]).ids[0]
+    before = {m["id"] for m in app.document(doc_id)["modes"]}  # type: ignore[index]
+    assert "config-change" in before
+    dropped = sorted(before - {"config-change"})[0]
+    app.set_modes(doc_id, ["config-change", "operator-error"])
+
+    def state() -> tuple[dict[str, str], list[str]]:
+        doc = app.document(doc_id)
+        assert doc is not None
+        return {m["id"]: m["origin"] for m in doc["modes"]}, doc["rejected_modes"]
+
+    modes, rejected = state()
+    assert modes == {"config-change": "human", "operator-error": "human"}
+    assert dropped in rejected
+    counts = app.retag()
+    assert counts["changed"] + counts["unchanged"] == 1
+    assert state() == (modes, rejected)
+    # Re-ingesting an edited version re-derives automatic tags but keeps the person's word.
+    source.write_text(source.read_text(encoding="utf-8") + "\nMore detail.\n", encoding="utf-8")
+    assert app.ingest([str(source)]).updated == 1
+    modes_after, rejected_after = state()
+    assert modes_after["config-change"] == modes_after["operator-error"] == "human"
+    assert dropped not in modes_after and dropped in rejected_after
+
+
+def test_set_modes_refuses_unknown_ids(app: Hindsight) -> None:
+    doc_id = app.ingest([str(DATA / "tagging" / "sample-postmortem.md")]).ids[0]
+    with pytest.raises(KeyError):
+        app.set_modes("no-such-doc", ["config-change"])
+    with pytest.raises(ValueError, match="unknown mode"):
+        app.set_modes(doc_id, ["not-a-mode"])
+
+
+def test_cli_tag_and_retag(cli_env: dict[str, str]) -> None:
+    text = (DATA / "tagging" / "openai-2024-12-11.txt").read_text(encoding="utf-8")
+    done = run_cli(["tag", "-", "--json"], cli_env, stdin=text)
+    assert done.returncode == 0, done.stderr
+    modes = {m["id"] for m in json.loads(done.stdout)["modes"]}
+    assert "control-plane-overload" in modes
+    plain = run_cli(["tag", str(DATA / "tagging" / "not-dns.txt")], cli_env)
+    assert plain.returncode == 0 and "dns-discovery" not in plain.stdout
+    assert run_cli(["tag", "/no/such/file"], cli_env).returncode == 2
+    assert run_cli(["tag", "-"], cli_env, stdin="").returncode == 2
+    listed = run_cli(["modes", "--json"], cli_env)
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 29
+    assert run_cli(["init", "--bare"], cli_env).returncode == 0
+    unknown = run_cli(["tag", "--set", "nope", "config-change"], cli_env)
+    assert unknown.returncode == 2 and "nope" in unknown.stderr
+    ingest = run_cli(["ingest", str(DATA / "tagging" / "sample-postmortem.md"), "--json"], cli_env)
+    doc_id = json.loads(ingest.stdout)["ids"][0]
+    assert run_cli(["tag", "--set", doc_id, "config-change"], cli_env).returncode == 0
+    retag = run_cli(["retag", "--json"], cli_env)
+    assert retag.returncode == 0 and json.loads(retag.stdout)["unchanged"] == 1
+    shown = json.loads(run_cli(["show", doc_id, "--json"], cli_env).stdout)
+    assert [m["id"] for m in shown["modes"]] == ["config-change"]
