@@ -223,6 +223,170 @@ def _highlight(snippet: str, spans: list[list[int]]) -> str:
     return "".join(out)
 
 
+def read_input(file: str | None, what: str) -> str:
+    """The text of FILE, or of stdin for `-` or no FILE; HTML is reduced to its main text."""
+    from ingest.document import IngestError
+    from ingest.html import html_to_markdown
+    from ingest.parse import decode, sniff_format
+
+    if file in (None, "-"):
+        if file is None and sys.stdin.isatty():
+            raise UserError(f"give a FILE or pipe the {what} on stdin (`-`)")
+        data = sys.stdin.buffer.read()
+        where = "stdin"
+    else:
+        try:
+            with open(file, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise UserError(f"{file}: {exc.strerror or exc}") from exc
+        where = file
+    try:
+        text = decode(data)
+    except IngestError as exc:
+        raise UserError(f"{where}: {exc}") from exc
+    if sniff_format(text) == "html":
+        text, _ = html_to_markdown(text)
+    return text
+
+
+@cli.command(context_settings={"ignore_unknown_options": False})
+@click.argument("args", nargs=-1, metavar="[FILE|-]")
+@click.option(
+    "--set",
+    "set_id",
+    metavar="DOC_ID",
+    help="Set a stored document's modes by hand to the MODE arguments (none: reject them all).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the same object as the API.")
+@click.pass_context
+def tag(ctx: click.Context, args: tuple[str, ...], set_id: str | None, as_json: bool) -> None:
+    """Failure modes of a text with their evidence, without storing anything.
+
+    \b
+    hindsight tag postmortem.md
+    echo "etcd filled up and the API went read-only" | hindsight tag -
+    hindsight tag --set DOC_ID MODE...   (confirm tags by hand; others are rejected)
+    """
+    from service.search import QueryError
+
+    app = _app(ctx)
+    if set_id is not None:
+        try:
+            modes = app.set_modes(set_id, list(args))
+        except KeyError:
+            raise UserError(f"no document with id {set_id!r}") from None
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+        if as_json:
+            click.echo(json.dumps({"id": set_id, "modes": modes}))
+        else:
+            click.echo(f"{set_id}: {', '.join(modes) or 'no modes'} (set by hand)")
+        return
+    if len(args) > 1:
+        raise UserError("give one FILE (or `-`); mode ids go with --set DOC_ID")
+    text = read_input(args[0] if args else None, "text")
+    try:
+        report = app.tag(text).as_dict()
+    except QueryError as exc:
+        raise UserError(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    if not report["modes"]:
+        click.echo("no failure mode found", err=True)
+    for mode in report["modes"]:
+        click.secho(f"{mode['id']}", bold=True, nl=False)
+        click.echo(f"  {mode['name']} ({mode['axis']}), confidence {mode['confidence']:.2f}")
+        for ev in mode["evidence"]:
+            click.echo(textwrap.indent(textwrap.fill(f"“{ev['text']}”", 96), "    "))
+
+
+FAIL_LEVELS = ("high", "medium", "low")
+
+
+@cli.command()
+@click.argument("file", required=False, metavar="[FILE|-]")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="markdown is ready to paste as a pull-request comment; json is the API's answer.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_LEVELS),
+    help="Exit with 3 when a risk at this level or above is found (for CI gates).",
+)
+@click.option(
+    "-k",
+    "k",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 20),
+    help="How many similar past incidents to show.",
+)
+@click.pass_context
+def review(ctx: click.Context, file: str | None, fmt: str, fail_on: str | None, k: int) -> None:
+    """Review a change plan: risks with precedents, runbooks, a checklist and the gaps."""
+    from service.review import render_markdown, render_text
+    from service.search import QueryError
+
+    app = _app(ctx)
+    plan = read_input(file, "plan")
+    try:
+        result = app.review(plan, k=k).as_dict()
+    except QueryError as exc:
+        raise UserError(str(exc)) from exc
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        click.echo(render_markdown(result, base_url=app.config["base_url"]), nl=False)
+    else:
+        click.echo(render_text(result), nl=False)
+    if fail_on is not None:
+        at_or_above = FAIL_LEVELS[: FAIL_LEVELS.index(fail_on) + 1]
+        found = [r["mode"] for r in result["risks"] if r["level"] in at_or_above]
+        if found:
+            click.echo(f"{len(found)} risk(s) at {fail_on} or above: {', '.join(found)}", err=True)
+            ctx.exit(3)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the taxonomy as JSON.")
+def modes(as_json: bool) -> None:
+    """List the failure-mode taxonomy: ids by axis, with their definitions."""
+    from service.hindsight import CORPUS
+    from service.taxonomy import load_taxonomy
+
+    taxonomy = [m for m in load_taxonomy(CORPUS / "taxonomy.yaml") if not m.retired]
+    if as_json:
+        fields = ("id", "axis", "name", "definition")
+        click.echo(json.dumps([{f: getattr(m, f) for f in fields} for m in taxonomy], indent=2))
+        return
+    for mode in taxonomy:
+        click.secho(f"{mode.id:24}", bold=True, nl=False)
+        click.echo(f" {mode.axis:10} {mode.name}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.pass_context
+def retag(ctx: click.Context, as_json: bool) -> None:
+    """Re-tag every stored document with the current tagger (human tags are kept)."""
+    tick, close = _progress("retag")
+    try:
+        counts = _app(ctx).retag(progress=tick)
+    finally:
+        close()
+    if as_json:
+        click.echo(json.dumps(counts))
+    else:
+        click.echo(f"{counts['changed']} documents re-tagged, {counts['unchanged']} unchanged")
+
+
 @cli.group()
 def index() -> None:
     """The vector and keyword indexes (derived from the store)."""
@@ -277,6 +441,75 @@ def import_cmd(ctx: click.Context, file: str) -> None:
         except ValueError as exc:
             raise UserError(f"{file}: {exc}") from exc
     click.echo(f"imported {count} documents")
+
+
+@cli.group()
+def token() -> None:
+    """Bearer tokens for the API's write endpoints (stored hashed)."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.pass_context
+def token_create(ctx: click.Context, name: str) -> None:
+    """Create a token called NAME and print it once; only its hash is stored."""
+    from service.tokens import TokenError, create_token
+
+    app = _app(ctx)
+    app.upgrade()
+    try:
+        value = create_token(app.engine, name)
+    except TokenError as exc:
+        raise UserError(str(exc)) from exc
+    click.echo(value)
+    click.echo(f"token {name!r} created; it is shown only this once", err=True)
+
+
+@token.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the tokens as JSON.")
+@click.pass_context
+def token_list(ctx: click.Context, as_json: bool) -> None:
+    """List tokens by name with when they were created and revoked (never their values)."""
+    from service.tokens import list_tokens
+
+    app = _app(ctx)
+    app.upgrade()
+    found = [t.as_dict() for t in list_tokens(app.engine)]
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    for t in found:
+        state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "active"
+        click.echo(f"{t['name']}  created {t['created_at']}  {state}")
+
+
+@token.command("revoke")
+@click.argument("name")
+@click.pass_context
+def token_revoke(ctx: click.Context, name: str) -> None:
+    """Revoke the token called NAME; requests using it are refused from now on."""
+    from service.tokens import revoke_token
+
+    app = _app(ctx)
+    app.upgrade()
+    if not revoke_token(app.engine, name):
+        raise UserError(f"no active token named {name!r} (see `hindsight token list`)")
+    click.echo(f"token {name!r} revoked")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--debug", is_flag=True, help="Reload on code changes and show tracebacks.")
+def serve(host: str, port: int, debug: bool) -> None:
+    """Development server (Flask's); production is `gunicorn -c gunicorn.conf.py`."""
+    from service.app import create_app
+
+    try:
+        app = create_app()
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    app.run(host=host, port=port, debug=debug, use_reloader=debug)
 
 
 def main() -> None:

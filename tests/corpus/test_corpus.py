@@ -14,6 +14,20 @@ import yaml
 
 from service.taxonomy import load_taxonomy
 
+# The gap ids of the change-review contract (../shared/design/interfaces.md).
+GAP_IDS = frozenset(
+    {
+        "staged-rollout",
+        "rollback-plan",
+        "monitoring",
+        "load-test",
+        "break-glass-access",
+        "backup",
+        "dependency-check",
+        "communication",
+    }
+)
+
 CORPUS = Path(__file__).resolve().parent.parent.parent / "corpus"
 
 # The public contract of shared/design/taxonomy.md: ids never change meaning.
@@ -136,16 +150,7 @@ def test_file_is_well_formed(kind: str, path: Path) -> None:
             assert modes and set(re.split(r",\s*", modes.group(1).strip())) <= set(meta["modes"])
             assert "- why: " in fields
             gap = re.search(r"- gap: (\S+)", fields)
-            assert gap is None or gap.group(1) in {
-                "staged-rollout",
-                "rollback-plan",
-                "monitoring",
-                "load-test",
-                "break-glass-access",
-                "backup",
-                "dependency-check",
-                "communication",
-            }
+            assert gap is None or gap.group(1) in GAP_IDS
 
 
 def test_ids_are_unique_and_every_mode_is_covered() -> None:

@@ -1,0 +1,111 @@
+"""Change review quality and speed on the labelled plans, beside a tag-the-plan baseline.
+
+    .venv/bin/python bench/review.py [--data-dir DIR]
+
+Loads the bundled corpus into a store (or reuses DIR), reviews every plan in
+tests/data/review_plans.yaml and prints, for the review and for a baseline measured in the
+same run (the tagger applied to the plan text alone, its modes ranked by confidence; as gaps,
+every safeguard the plan does not mention):
+
+- recall@3 and recall@5 of the modes a careful reviewer expects;
+- the share of plans with a wrong mode (one the set marks as wrong to raise) in their top 3;
+- gap precision, recall and F1 against the expected gaps;
+- review latency p50/p99 after warm-up (target p50 < 300 ms).
+
+Targets: recall@5 >= 0.85, wrong-in-top-3 <= 10 %, gap F1 >= 0.8, clearly above the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from service.config import Config
+from service.hindsight import Hindsight
+from service.safeguards import SAFEGUARDS, mentioned
+
+PLANS = Path(__file__).resolve().parent.parent / "tests" / "data" / "review_plans.yaml"
+
+
+def evaluate(plans: list[dict], ranked: list[list[str]], gaps: list[set[str]]) -> dict[str, float]:
+    r3, r5, wrong = [], [], 0
+    tp = fp = fn = 0
+    for plan, modes, found in zip(plans, ranked, gaps, strict=True):
+        expect = set(plan["expect_modes"])
+        r3.append(len(expect & set(modes[:3])) / len(expect))
+        r5.append(len(expect & set(modes[:5])) / len(expect))
+        wrong += bool(set(plan.get("wrong_modes", [])) & set(modes[:3]))
+        want = set(plan.get("expect_gaps", []))
+        tp += len(found & want)
+        fp += len(found - want)
+        fn += len(want - found)
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return {
+        "recall@3": float(np.mean(r3)),
+        "recall@5": float(np.mean(r5)),
+        "wrong-in-top-3": wrong / len(plans),
+        "gap precision": p,
+        "gap recall": r,
+        "gap F1": 2 * p * r / (p + r) if p + r else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-dir", help="reuse a store with the corpus loaded")
+    parser.add_argument("--verbose", action="store_true", help="print each plan's misses")
+    args = parser.parse_args()
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="hindsight-bench-review-")
+    hs = Hindsight(Config.load({"data_dir": data_dir}))
+    if not (Path(data_dir) / "hindsight.db").exists():
+        started = time.perf_counter()
+        hs.init()
+        print(f"loaded the bundled corpus in {time.perf_counter() - started:.0f} s")
+    plans = yaml.safe_load(PLANS.read_text(encoding="utf-8"))
+    hs.review(plans[0]["plan"])  # warm-up: model, tagger, indexes
+
+    ours_modes, ours_gaps, times = [], [], []
+    base_modes, base_gaps = [], []
+    for plan in plans:
+        started = time.perf_counter()
+        result = hs.review(plan["plan"]).as_dict()
+        times.append(time.perf_counter() - started)
+        ours_modes.append([r["mode"] for r in result["risks"]])
+        ours_gaps.append({g["id"] for g in result["gaps"]})
+        tags = hs.tag(plan["plan"]).as_dict()["modes"]
+        base_modes.append([t["id"] for t in tags])
+        base_gaps.append({s.id for s in SAFEGUARDS if not mentioned(plan["plan"], s)})
+        if args.verbose:
+            missed = set(plan["expect_modes"]) - set(ours_modes[-1][:5])
+            wrong = set(plan.get("wrong_modes", [])) & set(ours_modes[-1][:3])
+            want = set(plan.get("expect_gaps", []))
+            print(
+                f"{plan['id']}: top5 {ours_modes[-1][:5]} missed {sorted(missed)} "
+                f"wrong {sorted(wrong)} | gaps extra {sorted(ours_gaps[-1] - want)} "
+                f"missing {sorted(want - ours_gaps[-1])}"
+            )
+    ours = evaluate(plans, ours_modes, ours_gaps)
+    base = evaluate(plans, base_modes, base_gaps)
+    print(f"\n{len(plans)} plans from {PLANS.name}")
+    print(f"{'metric':16} {'review':>8} {'baseline':>9}  target")
+    targets = {"recall@5": ">= 0.85", "wrong-in-top-3": "<= 0.10", "gap F1": ">= 0.80"}
+    for key in ours:
+        print(f"{key:16} {ours[key]:8.3f} {base[key]:9.3f}  {targets.get(key, '')}")
+    ms = np.array(times) * 1000
+    print(
+        f"\nreview latency after warm-up: p50 {np.percentile(ms, 50):.0f} ms, "
+        f"p99 {np.percentile(ms, 99):.0f} ms (target p50 < 300 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()

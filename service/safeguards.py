@@ -1,0 +1,180 @@
+"""Safeguards a change plan should mention, how to tell that it does, and when each matters.
+
+A gap is a safeguard that matters for this plan's risks and that the plan does not mention
+(or mentions only to deny: "no canary this time"). Each gap is phrased as a question for the
+author, with the past incident that makes it matter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from service.signals import is_negated
+
+
+@dataclass(frozen=True)
+class Safeguard:
+    id: str
+    present: re.Pattern[str]  # the plan already covers it when this matches (affirmed)
+    matters_for: frozenset[str]  # risk modes that make it matter...
+    always: bool  # ...or it matters for every change
+    question: str
+    precedent_modes: tuple[str, ...]  # incidents with these modes show why it matters
+    needed_when: re.Pattern[str] | None = None  # plan phrases that make it matter too
+    moot_when: re.Pattern[str] | None = None  # plan phrases that make it not apply
+
+    def applies(self, plan: str, risks: set[str]) -> bool:
+        if self.moot_when is not None and self.moot_when.search(plan):
+            return False
+        if self.always or self.matters_for & risks:
+            return True
+        return bool(self.needed_when is not None and self.needed_when.search(plan))
+
+
+def _words(pattern: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w-])(?:{pattern})", re.IGNORECASE)
+
+
+SAFEGUARDS: tuple[Safeguard, ...] = (
+    Safeguard(
+        "staged-rollout",
+        _words(
+            r"canar\w*|staged|stages?\b|phased?|gradual\w*|progressive\w*|incremental\w*|"
+            r"one (?:cluster|region|host|node|rack|uplink|zone|site|cell|team|department|"
+            r"shard|pop|server|data ?cent(?:er|re)) (?:at a time|first)|one at a time|"
+            r"in (?:batches|waves|steps|rings)|batches of|steps of|\d+ ?% (?:of|at|per|then)|"
+            r"pilot\w*|shadow (?:mode|traffic)|first,? then|smallest first|"
+            r"department by department|region by region|cluster by cluster|ring \d|"
+            r"blue[/-]green|dual-write|expand weekly|at \d+ ?% per"
+        ),
+        frozenset({"global-blast-radius"}),
+        False,
+        "How will this reach production in stages (a canary or one cluster first), so a "
+        "fault stays small?",
+        ("global-blast-radius",),
+        needed_when=_words(r"purge|hard-delete|all \w+ (?:users|customers|subscribers|hosts)"),
+    ),
+    Safeguard(
+        "rollback-plan",
+        _words(
+            r"roll ?back|rolled back|revert\w*|undo\w*|back ?out|switch back|switch(?:ing)? "
+            r"the \w+ (?:pointer )?back|kill ?switch|turn(?:s)? the flag off|fall ?back|"
+            r"old \w+ (?:stays|remains|keeps)|keeps running|re-?enabl\w*|re-?patch\w*|"
+            r"send any \w+ back|restore the previous|previous version stays"
+        ),
+        frozenset(),
+        True,
+        "How is this undone, how long does undoing take, and does undoing depend on the "
+        "system this change might break?",
+        ("slow-rollback", "control-plane-lockout"),
+        moot_when=_words(
+            r"purge|hard-delete|drop (?:the )?\w+ (?:table|column|index)|retention|"
+            r"sends? (?:the )?[\w ]{0,30}email|batter(?:y|ies)|ups\b|generator"
+        ),
+    ),
+    Safeguard(
+        "monitoring",
+        _words(
+            r"monitor\w*|dashboards?|alert\w*|watch\w*|observ\w*|halt\w*|"
+            r"abort\w*|stop if|p9\d|error rates?|slo\w*|synthetic checks?|paging|pages? on-call|"
+            r"gated on|replica lag exceeds|throttl\w*|noc watches|success rate"
+        ),
+        frozenset(),
+        True,
+        "Which signals will show this going wrong within minutes, and what value halts the "
+        "rollout?",
+        ("detection-gap",),
+    ),
+    Safeguard(
+        "load-test",
+        _words(
+            r"load[- ]test\w*|stress[- ]test\w*|capacity test\w*|soak\w*|perf(?:ormance)? "
+            r"(?:test|environment)|production[- ](?:sized|scale)|benchmark\w*|load-tested|"
+            r"tested (?:at|to) \d+ ?x|shadow traffic|warm (?:it|up|the)|pre-?warm\w*|"
+            r"tested against a production"
+        ),
+        frozenset({"load-surge", "cold-start"}),
+        False,
+        "Has this been tried at production scale (node count, traffic, data size), not only "
+        "in staging?",
+        ("test-gap", "load-surge", "resource-exhaustion"),
+    ),
+    Safeguard(
+        "break-glass-access",
+        _words(
+            r"break[- ]glass|out[- ]of[- ]band|console[- ]server|emergency access|"
+            r"local admin|fallback access|oob\b|direct (?:node|host) access|"
+            r"recovery accounts?"
+        ),
+        frozenset({"control-plane-lockout"}),
+        False,
+        "If this breaks the control plane, network or login you use to fix it, how will you "
+        "get in (break-glass accounts, out-of-band access) — and was that path tested?",
+        ("control-plane-lockout", "circular-dependency"),
+    ),
+    Safeguard(
+        "backup",
+        _words(
+            r"backups?|backed up|snapshots?|dump\w*|point[- ]in[- ]time|pitr|restore test\w*|"
+            r"export\w* first|copy of the (?:data|table)"
+        ),
+        frozenset({"data-loss"}),
+        False,
+        "Is there a tested backup or snapshot from just before the destructive step, and how "
+        "long does a restore take?",
+        ("data-loss",),
+        needed_when=_words(r"in place|pg_upgrade|drop |delete|purge|truncat|retention"),
+    ),
+    Safeguard(
+        "dependency-check",
+        _words(
+            r"dependenc\w*|depends on|downstream|upstream|consumers|callers|clients? (?:of|that)|"
+            r"deprecated|compatib\w*|pre-?check\w*|inventory|who uses|impact on other"
+        ),
+        frozenset(
+            {
+                "dependency-cascade",
+                "third-party-outage",
+                "circular-dependency",
+                "dns-discovery",
+                "test-gap",
+            }
+        ),
+        False,
+        "What depends on the thing you are changing (services, clients, recovery tools), "
+        "and have their owners checked it?",
+        ("dependency-cascade", "circular-dependency"),
+        needed_when=_words(
+            r"upgrade\w* \w+ \d|\d+(?:\.\d+)* ?(?:->|to) ?\d|bump\w*|library|sdk|"
+            r"nothing (?:reads|uses)|no longer used|retention|provider|vendor|colo"
+        ),
+    ),
+    Safeguard(
+        "communication",
+        _words(
+            r"announc\w*|notif\w*|communicat\w*|status[- ]page|stakeholders?|briefed|heads[- ]up|"
+            r"inform\w*|email (?:a week|ahead)|war room|support has been|customers were|"
+            r"change calendar|maintenance notice"
+        ),
+        frozenset({"hardware-facility"}),
+        False,
+        "Who needs to know before and during this change (on-call, support, customers), "
+        "and where will updates be posted?",
+        ("detection-gap", "slow-rollback"),
+        needed_when=_words(
+            r"maintenance|downtime|fail (?:the )?\w+ over|failover|org[- ]wide|company[- ]wide|"
+            r"effective immediately|in place|colo|over the weekend|hall|facilit\w*"
+        ),
+    ),
+)
+
+BY_ID = {s.id: s for s in SAFEGUARDS}
+
+
+def mentioned(plan: str, safeguard: Safeguard) -> str | None:
+    """The plan's phrase that covers the safeguard, or None (denials do not count)."""
+    for match in safeguard.present.finditer(plan):
+        if not is_negated(plan, match.start()):
+            return match.group(0)
+    return None
