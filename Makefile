@@ -21,7 +21,7 @@ run: install
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install
@@ -35,3 +35,7 @@ fmt: install
 
 bench: install
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/search.py
+	$(BIN)/python bench/tagging.py
+	$(BIN)/python bench/review.py
+	$(BIN)/python bench/service.py

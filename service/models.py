@@ -1,4 +1,4 @@
-"""SQLModel tables: documents, sections, chunks, tags, modes and store metadata."""
+"""SQLModel tables: documents, sections, chunks, tags, modes, store metadata and API tokens."""
 
 from __future__ import annotations
 
@@ -95,3 +95,15 @@ class StoreMeta(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=60)
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the write endpoints; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    revoked_at: dt.datetime | None = None
