@@ -3,7 +3,9 @@
     .venv/bin/python bench/review.py [--data-dir DIR]
 
 Loads the bundled corpus into a store (or reuses DIR), reviews every plan in
-tests/data/review_plans.yaml and prints, for the review and for a baseline measured in the
+tests/data/review_plans.yaml and review_plans_round2.yaml (the sets the reviewer was developed
+against) and in review_plans_blind.yaml (written by someone who never saw the reviewer's rules,
+and never tuned on: the honest estimate), and prints for each set, for the review and for a baseline measured in the
 same run (the tagger applied to the plan text alone, its modes ranked by confidence; as gaps,
 every safeguard the plan does not mention):
 
@@ -32,7 +34,15 @@ from service.config import Config
 from service.hindsight import Hindsight
 from service.safeguards import SAFEGUARDS, mentioned
 
-PLANS = Path(__file__).resolve().parent.parent / "tests" / "data" / "review_plans.yaml"
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+# The plans the reviewer was developed against; a second round written blind, measured once
+# (recall@5 0.52, gap F1 0.56) and then used to generalise the rules; and a third round written
+# blind after that and never tuned on: the honest estimate.
+PLAN_SETS = (
+    ("development", DATA / "review_plans.yaml"),
+    ("development, round 2", DATA / "review_plans_round2.yaml"),
+    ("blind", DATA / "review_plans_blind.yaml"),
+)
 
 
 def evaluate(plans: list[dict], ranked: list[list[str]], gaps: list[set[str]]) -> dict[str, float]:
@@ -70,10 +80,24 @@ def main() -> None:
         started = time.perf_counter()
         hs.init()
         print(f"loaded the bundled corpus in {time.perf_counter() - started:.0f} s")
-    plans = yaml.safe_load(PLANS.read_text(encoding="utf-8"))
-    hs.review(plans[0]["plan"])  # warm-up: model, tagger, indexes
+    first = yaml.safe_load(PLAN_SETS[0][1].read_text(encoding="utf-8"))
+    hs.review(first[0]["plan"])  # warm-up: model, tagger, indexes
+    times: list[float] = []
+    for name, path in PLAN_SETS:
+        if path.exists():
+            plans = yaml.safe_load(path.read_text(encoding="utf-8"))
+            _evaluate_set(hs, name, path, plans, times, args.verbose)
+    ms = np.array(times) * 1000
+    print(
+        f"\nreview latency after warm-up ({len(ms)} reviews): p50 {np.percentile(ms, 50):.0f} ms, "
+        f"p99 {np.percentile(ms, 99):.0f} ms (target p50 < 300 ms)"
+    )
 
-    ours_modes, ours_gaps, times = [], [], []
+
+def _evaluate_set(
+    hs: Hindsight, name: str, path: Path, plans: list[dict], times: list[float], verbose: bool
+) -> None:
+    ours_modes, ours_gaps = [], []
     base_modes, base_gaps = [], []
     for plan in plans:
         started = time.perf_counter()
@@ -84,7 +108,7 @@ def main() -> None:
         tags = hs.tag(plan["plan"]).as_dict()["modes"]
         base_modes.append([t["id"] for t in tags])
         base_gaps.append({s.id for s in SAFEGUARDS if not mentioned(plan["plan"], s)})
-        if args.verbose:
+        if verbose:
             missed = set(plan["expect_modes"]) - set(ours_modes[-1][:5])
             wrong = set(plan.get("wrong_modes", [])) & set(ours_modes[-1][:3])
             want = set(plan.get("expect_gaps", []))
@@ -95,16 +119,11 @@ def main() -> None:
             )
     ours = evaluate(plans, ours_modes, ours_gaps)
     base = evaluate(plans, base_modes, base_gaps)
-    print(f"\n{len(plans)} plans from {PLANS.name}")
+    print(f"\n{name} set: {len(plans)} plans from {path.name}")
     print(f"{'metric':16} {'review':>8} {'baseline':>9}  target")
     targets = {"recall@5": ">= 0.85", "wrong-in-top-3": "<= 0.10", "gap F1": ">= 0.80"}
     for key in ours:
         print(f"{key:16} {ours[key]:8.3f} {base[key]:9.3f}  {targets.get(key, '')}")
-    ms = np.array(times) * 1000
-    print(
-        f"\nreview latency after warm-up: p50 {np.percentile(ms, 50):.0f} ms, "
-        f"p99 {np.percentile(ms, 99):.0f} ms (target p50 < 300 ms)"
-    )
 
 
 if __name__ == "__main__":

@@ -28,11 +28,14 @@ def _cue(words: str, modes: dict[str, float], why: str) -> Cue:
 CUES: tuple[Cue, ...] = (
     # Scope: how far the change reaches at once.
     _cue(
-        r"all (?:\w+ ){0,2}(?:clusters|regions|nodes|hosts|servers|edge locations|pops|zones|"
-        r"data ?cent(?:er|re)s|services|users|customers|subscribers|tenants|accounts|devices|"
-        r"machines|endpoints|routers)|every (?:\w+ ){0,2}(?:cluster|region|node|host|server|"
-        r"service|user|customer|pop|zone|device|machine|endpoint|leaf|certificate|key|host)|"
-        r"all (?:\w+ ){0,2}(?:trust stores|certificates|keys)|fleet[- ]wide|org[- ]wide|"
+        r"(?:all|every) (?:[\w-]+ ){0,3}(?:clusters?|regions?|nodes?|hosts?|servers?|pods?|"
+        r"edge locations?|pops?|zones?|data ?cent(?:er|re)s?|services?|users?|customers?|"
+        r"subscribers?|tenants?|accounts?|devices?|machines?|endpoints?|routers?|switch(?:es)?|"
+        r"meshe?s?|pools?|domains?|records?|instances?|brokers?|leaf|certificates?|keys?|"
+        r"trust stores?|apps?|clients?|sites?|environments?)|"
+        r"all \d[\d,]* \w+|\d[\d,]{2,} (?:hosts|nodes|servers|pods|devices|machines)|"
+        r"in one (?:change|go|step|window|release|push)|same day|"
+        r"fleet[- ]wide|org[- ]wide|"
         r"company[- ]wide|globally|worldwide|everywhere|at once|simultaneously|in one go|"
         r"100 ?%|same (?:maintenance )?window|across (?:the )?(?:fleet|every|all)|"
         r"effective immediately|all three regions|both (?:edge )?(?:routers|regions|data ?centers)",
@@ -77,35 +80,48 @@ CUES: tuple[Cue, ...] = (
         {"infra-change": 0.6},
         "it is planned infrastructure work",
     ),
+    _cue(
+        r"from [\w.%-]+ (?:\w+ )?to [\w.%-]+|(?:raise|lower|increase|reduce|cut|change|set|"
+        r"switch|bump)s? (?:the )?(?:[\w-]+ ){0,4}(?:limit|timeout|ttl|threshold|target|"
+        r"size|algorithm|pool|retention|setting|parameter|minimum|maximum|replicas)",
+        {"config-change": 0.6},
+        "it changes a setting that every caller lives by",
+    ),
     # Data.
     _cue(
         r"schema|alter table|add (?:a )?(?:not null )?column|backfill|migration|re-?index|"
-        r"bulk (?:update|delete)|rows",
+        r"bulk (?:update|delete)|rows|migrat\w* (?:[\w-]+ ){0,4}(?:data|buckets?|uploads|"
+        r"objects|tb|files|storage)|\d+ ?tb",
         {"data-migration": 0.75, "database-degradation": 0.6},
         "it changes stored data or its schema, which can lock or overload the database",
     ),
     _cue(
-        r"delete\w*|drop\w*|purge\w*|truncat\w*|hard-delete|wipe\w*|remove all|clean ?up",
+        r"(?:delete|drop|purge|truncat|wipe|hard-delete|remove)\w* (?:[\w-]+ ){0,4}(?:rows?|"
+        r"records?|tables?|data|accounts|users|objects|buckets?|backups?|snapshots?|logs?|"
+        r"topics?|messages|columns?|volumes?)|retention|clean ?up",
         {"data-loss": 0.75, "operator-error": 0.3},
         "it destroys data that may be needed again",
     ),
     _cue(
-        r"postgres\w*|mysql|database|primary|replica|rds|aurora|cassandra|mongo\w*|"
-        r"dynamo\w*|redis|memcached|cache",
+        r"postgres\w*|mysql|databases?|db|primary|replica|rds|aurora|cassandra|mongo\w*|"
+        r"dynamo\w*|redis|memcached|cache|connection pool|elasticsearch",
         {"database-degradation": 0.5},
         "the database or cache in front of it carries the load of this change",
     ),
     _cue(
         r"cache (?:cluster|key|flush)|flush\w*|cold cache|key format|restart all|"
-        r"replace the cache|warm",
+        r"replace the cache|warm|(?:purge|invalidat|clear)\w* (?:[\w-]+ ){0,3}cache|"
+        r"cdn cache",
         {"cold-start": 0.65, "retry-storm": 0.35},
         "caches start cold and everything behind them takes the full load",
     ),
     # Network, names and certificates.
     _cue(
         r"bgp|route (?:policy|map)|peering|transit|announce\w*|prefix\w*|routers?|"
-        r"switch(?:es)? uplinks?|uplinks?|firewall|vpc|subnet|security groups?",
-        {"network-partition": 0.75, "control-plane-lockout": 0.45},
+        r"switch(?:es)? uplinks?|uplinks?|firewall|vpc|subnet|security groups?|"
+        r"service mesh|mesh|istio|envoy|linkerd|nat gateways?|spine|core switch\w*|"
+        r"load[- ]balanc\w*|network",
+        {"network-partition": 0.7, "control-plane-lockout": 0.3},
         "a network change can cut off the very paths used to reach and repair it",
     ),
     _cue(
@@ -126,7 +142,8 @@ CUES: tuple[Cue, ...] = (
         "credentials and identity changes can lock out clients and people",
     ),
     _cue(
-        r"revoke\w*|disable all|sso[- ]only|rotate all",
+        r"revoke\w*|disable all|sso[- ]only|rotate all|bgp|firewall|security groups?|spine|"
+        r"core switch\w*|ssh|vpn|bastion\w*|signing key|firmware",
         {"control-plane-lockout": 0.6},
         "revoking access can also remove the access needed to undo the change",
     ),
@@ -147,7 +164,8 @@ CUES: tuple[Cue, ...] = (
     _cue(
         r"ns records?|registrar|nameservers?|in place|pg_upgrade|not null column|alter table|"
         r"(?:upgrade|bump)\w* (?:\w+ ){0,3}(?:kubernetes|k8s|eks|gke|postgres\w*|mysql)|"
-        r"content update|store release|app store|mobile app|firmware|automatic update",
+        r"content update|store release|app store|mobile app|firmware|automatic update|"
+        r"ttl|retention|forced update|kernel|delet\w* the old|remov\w* the old|in one change",
         {"slow-rollback": 0.6},
         "once it has spread, undoing it takes far longer than doing it",
     ),
@@ -159,7 +177,7 @@ CUES: tuple[Cue, ...] = (
     ),
     _cue(
         r"leap (?:second|year)|daylight saving|dst|time ?zones?|ntp|clock\w*|midnight|"
-        r"new year|date format|epoch",
+        r"new year|date format|epoch|crontab|scheduler|airflow|nightly|schedul\w*",
         {"time-handling": 0.75},
         "time and calendar edges break code that assumed they would not happen",
     ),

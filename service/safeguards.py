@@ -78,6 +78,7 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         _words(
             r"monitor\w*|dashboards?|alert\w*|watch\w*|observ\w*|halt\w*|"
             r"abort\w*|stop if|p9\d|error rates?|slo\w*|synthetic checks?|paging|pages? on-call|"
+            r"crash report\w*|crash rates?|\d{3} rate|latency|"
             r"gated on|replica lag exceeds|throttl\w*|noc watches|success rate"
         ),
         frozenset(),
@@ -124,7 +125,11 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         "Is there a tested backup or snapshot from just before the destructive step, and how "
         "long does a restore take?",
         ("data-loss",),
-        needed_when=_words(r"in place|pg_upgrade|drop |delete|purge|truncat|retention"),
+        needed_when=_words(
+            r"in place|pg_upgrade|drop (?:the )?\w+ (?:table|column|database)|truncat|retention|"
+            r"(?:delete|purge|wipe)\w* (?:[\w-]+ ){0,3}(?:rows|records|data|users|accounts|"
+            r"objects|tables?)"
+        ),
     ),
     Safeguard(
         "dependency-check",
@@ -147,7 +152,9 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         ("dependency-cascade", "circular-dependency"),
         needed_when=_words(
             r"upgrade\w* \w+ \d|\d+(?:\.\d+)* ?(?:->|to) ?\d|bump\w*|library|sdk|"
-            r"nothing (?:reads|uses)|no longer used|retention|provider|vendor|colo"
+            r"nothing (?:reads|uses)|no longer used|retention|provider|vendor|colo|"
+            r"migrat\w*|legacy|remov\w* the (?:old|legacy)|delet\w* the old|replac\w*|"
+            r"rate limit|nat gateway|ip address|allowlist|scheduler|airflow"
         ),
     ),
     Safeguard(
@@ -164,7 +171,8 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         ("detection-gap", "slow-rollback"),
         needed_when=_words(
             r"maintenance|downtime|fail (?:the )?\w+ over|failover|org[- ]wide|company[- ]wide|"
-            r"effective immediately|in place|colo|over the weekend|hall|facilit\w*"
+            r"effective immediately|colo|over the weekend|hall|facilit\w*|rate limit|"
+            r"forced update|every user|all users|customers will|breaking"
         ),
     ),
 )
