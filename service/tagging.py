@@ -162,14 +162,15 @@ def _vectorizer() -> Any:
     return TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, stop_words="english")
 
 
-def _lexical_matrix(texts: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray) -> Any:
+def _fitted_vectorizer(vocabulary: dict[str, int], idf: np.ndarray) -> Any:
+    """The training split's TF-IDF vectorizer, rebuilt from its vocabulary and weights."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vec = TfidfVectorizer(
         ngram_range=(1, 2), sublinear_tf=True, stop_words="english", vocabulary=vocabulary
     )
     vec.idf_ = idf
-    return vec.transform(texts)
+    return vec
 
 
 def _signal_counts(matcher: SignalMatcher, texts: Sequence[str], mode_ids: list[str]) -> np.ndarray:
@@ -332,12 +333,20 @@ class Tagger:
         self.cache_dir = cache_dir
         self._passages = passages
         self._model: TaggerModel | None = None
+        self._vectorizer: Any = None
 
     @property
     def model(self) -> TaggerModel:
         if self._model is None:
             self._model = self._load_or_train()
         return self._model
+
+    def _lexical(self, texts: Sequence[str]) -> np.ndarray:
+        """(texts, modes) probabilities of the word classifier."""
+        model = self.model
+        if self._vectorizer is None:  # built once: building it checks the whole vocabulary
+            self._vectorizer = _fitted_vectorizer(model.vocabulary, model.idf)
+        return model.lexical.proba(self._vectorizer.transform(texts))
 
     def _load_or_train(self) -> TaggerModel:
         if self._passages is None:
@@ -422,7 +431,7 @@ class Tagger:
         model = self.model
         texts = [w.text for w in windows]
         emb_p = model.embedding.proba(vectors)
-        lex_p = model.lexical.proba(_lexical_matrix(texts, model.vocabulary, model.idf))
+        lex_p = self._lexical(texts)
         signals = _signal_counts(self.matcher, texts, model.mode_ids)
         feats = _features(emb_p, lex_p, vectors @ model.definitions.T, signals)
         return _veto(_combine(feats, model.combiner), signals)
@@ -431,13 +440,14 @@ class Tagger:
         model = self.model
         chosen = select(prob, model.thresholds)
         best = prob.max(axis=0)
+        views: dict[int, tuple[np.ndarray, list[dict[str, Mentions]]]] = {}
         tags = []
         for j in np.argsort(-best):
             if not chosen[:, j].any():
                 continue
             mode = self.by_id[model.mode_ids[j]]
             top = [w for w in np.argsort(-prob[:, j])[:EVIDENCE_PER_MODE] if chosen[w, j]]
-            evidence = [self._evidence(windows[w], mode) for w in top]
+            evidence = [self._evidence(windows[w], j, views, w) for w in top]
             tags.append(
                 ModeTag(
                     mode.id,
@@ -449,18 +459,26 @@ class Tagger:
             )
         return TagReport(tags)
 
-    def _evidence(self, window: Window, mode: Mode) -> Evidence | None:
-        """The window's sentence that best supports the mode: affirmed signals first, then
-        the words the lexical classifier weighs for it; never a sentence that denies it."""
-        model = self.model
-        j = model.mode_ids.index(mode.id)
+    def _evidence(
+        self,
+        window: Window,
+        j: int,
+        views: dict[int, tuple[np.ndarray, list[dict[str, Mentions]]]],
+        key: int,
+    ) -> Evidence | None:
+        """The window's sentence that best supports mode ``j``: affirmed signals first, then
+        the words the lexical classifier weighs for it; never a sentence that denies it.
+        ``views`` keeps each window's sentence scores, computed once for all its modes."""
         sentences = window.sentences
-        lex = model.lexical.proba(
-            _lexical_matrix([s.text for s in sentences], model.vocabulary, model.idf)
-        )[:, j]
+        if key not in views:
+            texts = [s.text for s in sentences]
+            views[key] = (self._lexical(texts), [self.matcher.scan(t) for t in texts])
+        lex_all, scans = views[key]
+        lex = lex_all[:, j]
+        mode_id = self.model.mode_ids[j]
         scored = []
-        for k, sentence in enumerate(sentences):
-            mentions = self.matcher.scan(sentence.text).get(mode.id, Mentions())
+        for k, _sentence in enumerate(sentences):
+            mentions = scans[k].get(mode_id, Mentions())
             if mentions.negated and not mentions.affirmed:
                 continue
             scored.append((min(len(mentions.affirmed), 2) + float(lex[k]), k))
