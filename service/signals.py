@@ -43,12 +43,22 @@ class Mentions:
     counter: list[tuple[int, int]] = field(default_factory=list)
 
 
-def _pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
-    cleaned = sorted({p.strip().lower() for p in phrases if p.strip()}, key=len, reverse=True)
+def _normal(phrase: str) -> str:
+    return " ".join(phrase.lower().split())
+
+
+def _alternation(phrases: Iterable[str]) -> str | None:
+    cleaned = sorted({_normal(p) for p in phrases if p.strip()}, key=len, reverse=True)
     if not cleaned:
         return None
-    parts = [r"\s+".join(re.escape(word) for word in p.split()) for p in cleaned]
-    return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])", re.IGNORECASE)
+    return "|".join(r"\s+".join(re.escape(word) for word in p.split()) for p in cleaned)
+
+
+def _pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
+    alternation = _alternation(phrases)
+    if alternation is None:
+        return None
+    return re.compile(r"(?<![\w-])(?:" + alternation + r")(?![\w-])", re.IGNORECASE)
 
 
 class SignalMatcher:
@@ -57,9 +67,15 @@ class SignalMatcher:
     def __init__(self, modes: Iterable[Mode]) -> None:
         self._signals: dict[str, re.Pattern[str]] = {}
         self._counters: dict[str, re.Pattern[str]] = {}
+        # One pass over the text finds which modes' phrases occur at all (a lookahead, so
+        # phrases that overlap are all seen); only those modes are then scanned in full.
+        self._modes_of: dict[str, set[str]] = {}
         for mode in modes:
             if mode.retired:
                 continue
+            for phrase in (*mode.signals, *mode.counter_signals):
+                if phrase.strip():
+                    self._modes_of.setdefault(_normal(phrase), set()).add(mode.id)
             signal = _pattern(mode.signals)
             if signal is not None:
                 self._signals[mode.id] = signal
@@ -67,17 +83,33 @@ class SignalMatcher:
             if counter is not None:
                 self._counters[mode.id] = counter
 
+        # A longer phrase hides a shorter one that starts at the same place ("dns cache" and
+        # "dns"): the longer one stands for the modes of both.
+        for phrase, owners in list(self._modes_of.items()):
+            for other, more in self._modes_of.items():
+                if other != phrase and phrase.startswith(other):
+                    owners |= more
+        alternation = _alternation(self._modes_of) or "(?!)"
+        self._any = re.compile(rf"(?<![\w-])(?=({alternation})(?![\w-]))", re.IGNORECASE)
+
     @property
     def mode_ids(self) -> list[str]:
         return list(self._signals)
 
     def scan(self, text: str) -> dict[str, Mentions]:
         """Mentions per mode id (modes with none are left out)."""
+        present: set[str] = set()
+        for match in self._any.finditer(text):
+            present |= self._modes_of.get(_normal(match.group(1)), set())
         found: dict[str, Mentions] = {}
         for mode_id, pattern in self._counters.items():
+            if mode_id not in present:
+                continue
             for match in pattern.finditer(text):
                 found.setdefault(mode_id, Mentions()).counter.append(match.span())
         for mode_id, pattern in self._signals.items():
+            if mode_id not in present:
+                continue
             counters = found.get(mode_id, Mentions()).counter
             for match in pattern.finditer(text):
                 span = match.span()
