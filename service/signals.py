@@ -31,6 +31,7 @@ _CLAUSE_BREAK = re.compile(
     r"[.;:!?,]|\b(?:but|however|although|though|yet|whereas|so|and|because|then|which)\b", re.I
 )
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
+_WORD = re.compile(r"\w+")
 NEGATION_WINDOW = 48  # characters before a mention searched for a negator in its clause
 
 
@@ -67,30 +68,22 @@ class SignalMatcher:
     def __init__(self, modes: Iterable[Mode]) -> None:
         self._signals: dict[str, re.Pattern[str]] = {}
         self._counters: dict[str, re.Pattern[str]] = {}
-        # One pass over the text finds which modes' phrases occur at all (a lookahead, so
-        # phrases that overlap are all seen); only those modes are then scanned in full.
+        # Only modes whose phrases could occur are scanned in full: a phrase can match only
+        # where its first word does, so the text's set of words rules most modes out cheaply.
         self._modes_of: dict[str, set[str]] = {}
         for mode in modes:
             if mode.retired:
                 continue
             for phrase in (*mode.signals, *mode.counter_signals):
-                if phrase.strip():
-                    self._modes_of.setdefault(_normal(phrase), set()).add(mode.id)
+                first = _WORD.search(phrase.lower())
+                if first:
+                    self._modes_of.setdefault(first.group(0), set()).add(mode.id)
             signal = _pattern(mode.signals)
             if signal is not None:
                 self._signals[mode.id] = signal
             counter = _pattern(mode.counter_signals)
             if counter is not None:
                 self._counters[mode.id] = counter
-
-        # A longer phrase hides a shorter one that starts at the same place ("dns cache" and
-        # "dns"): the longer one stands for the modes of both.
-        for phrase, owners in list(self._modes_of.items()):
-            for other, more in self._modes_of.items():
-                if other != phrase and phrase.startswith(other):
-                    owners |= more
-        alternation = _alternation(self._modes_of) or "(?!)"
-        self._any = re.compile(rf"(?<![\w-])(?=({alternation})(?![\w-]))", re.IGNORECASE)
 
     @property
     def mode_ids(self) -> list[str]:
@@ -99,8 +92,8 @@ class SignalMatcher:
     def scan(self, text: str) -> dict[str, Mentions]:
         """Mentions per mode id (modes with none are left out)."""
         present: set[str] = set()
-        for match in self._any.finditer(text):
-            present |= self._modes_of.get(_normal(match.group(1)), set())
+        for word in set(_WORD.findall(text.lower())) & self._modes_of.keys():
+            present |= self._modes_of[word]
         found: dict[str, Mentions] = {}
         for mode_id, pattern in self._counters.items():
             if mode_id not in present:
