@@ -69,7 +69,7 @@ class Hindsight:
 
     @cached_property
     def reviewer(self) -> Reviewer:
-        return Reviewer(self.engine, self.searcher, self.tagger, self.embedder)
+        return Reviewer(self.engine, self.searcher, self.tagger)
 
     def review(self, plan: str, k: int = 5) -> Review:
         """Change review of a plan. Bad input (empty, too long): QueryError."""

@@ -296,7 +296,8 @@ class Library:
             raise RuntimeError("internal: no tagger configured")
         with Session(self.engine) as session:
             all_ids = list(session.execute(select(col(models.Document.id))).scalars())
-        wanted = all_ids if ids is None else [i for i in ids if i in set(all_ids)]
+        stored = set(all_ids)
+        wanted = all_ids if ids is None else [i for i in ids if i in stored]
         counts = {"changed": 0, "unchanged": 0}
         for doc_id in wanted:
             with session_scope(self.engine) as session:

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from service import models
 from service.cues import find_cues
 from service.db import store_revision
-from service.embedding import Embedder, from_bytes
+from service.embedding import from_bytes
 from service.safeguards import SAFEGUARDS, mentioned
 from service.search import MAX_QUERY_CHARS, Filters, QueryError, Searcher
 from service.tagging import TagError, Tagger
@@ -91,11 +91,10 @@ def level_of(score: float) -> str | None:
 
 
 class Reviewer:
-    def __init__(self, engine: Engine, searcher: Searcher, tagger: Tagger, embedder: Embedder):
+    def __init__(self, engine: Engine, searcher: Searcher, tagger: Tagger):
         self.engine = engine
         self.searcher = searcher
         self.tagger = tagger
-        self.embedder = embedder
         self._items: tuple[int, list[dict[str, Any]]] | None = None
 
     def review(self, plan: str, k: int = 5) -> Review:
@@ -331,7 +330,6 @@ class Reviewer:
             if per_source.get(source, 0) < MAX_PER_CHECKLIST:
                 per_source[source] = per_source.get(source, 0) + 1
                 chosen.append(entry)
-        scored = chosen
         return [
             {
                 "item": item["text"],
@@ -340,7 +338,7 @@ class Reviewer:
                 "gap": item.get("gap"),
                 "why": item.get("why"),
             }
-            for _, item, mode in scored[:MAX_CHECKLIST]
+            for _, item, mode in chosen[:MAX_CHECKLIST]
         ]
 
     def _checklist_items(self) -> list[dict[str, Any]]:
