@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 
 
 FEW_TEXTS = 4  # up to this many texts are encoded on one thread
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def cpu_has_bf16() -> bool:
@@ -81,19 +84,67 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        model = self.model
+        # sentence-transformers 6 renamed the method; 5 has only the old name
+        get = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        return int(get())
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._inference(len(texts)):
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_layers(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The texts' vectors (as ``encode`` gives them) and, from the same forward pass, their
+        layer profile: the mean token state of the embedding layer and of every transformer
+        layer, each scaled to unit length, side by side. Lower layers keep more of the words
+        themselves, which helps the tagger tell apart modes the last layer blends together."""
+        layers = self.model[0].auto_model.config.num_hidden_layers + 1
+        if not texts:
+            return (
+                np.zeros((0, self.dimension), dtype=np.float32),
+                np.zeros((0, layers * self.dimension), dtype=np.float32),
+            )
+        import torch
+
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # batches of like length
+        profile = np.zeros((len(texts), layers * self.dimension), dtype=np.float32)
+        transformer = self.model[0]
+        with self._inference(len(texts)):
+            for start in range(0, len(texts), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                features = transformer.preprocess([texts[i] for i in rows])
+                inputs = {k: v for k, v in features.items() if k in MODEL_INPUTS}
+                states = transformer.auto_model(**inputs, output_hidden_states=True)
+                mask = inputs["attention_mask"].unsqueeze(-1).float()
+                means = [(h.float() * mask).sum(1) / mask.sum(1) for h in states.hidden_states]
+                block = torch.nn.functional.normalize(torch.stack(means, 1), dim=-1)
+                profile[rows] = block.reshape(len(rows), -1).numpy()
+        vectors = np.ascontiguousarray(profile[:, -self.dimension :])
+        return vectors, profile
+
+    @contextmanager
+    def _inference(self, count: int) -> Iterator[None]:
+        """No gradients, bfloat16 where the processor has it, and one thread for a few texts."""
         import torch
 
         # A few short texts (a query, a plan) gain little from a second thread, and on a
         # small machine with anything else running, two threads' OpenMP barriers wait for
         # each other's time slices (a query took 1 s on two threads beside two test runs,
         # 57 ms on one). The count is per calling thread, so other requests keep theirs.
-        few = len(texts) <= FEW_TEXTS
+        few = count <= FEW_TEXTS
         threads = torch.get_num_threads()
         if few:
             torch.set_num_threads(1)
@@ -102,17 +153,10 @@ class Embedder:
                 torch.inference_mode(),
                 torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16),
             ):
-                vectors = self.model.encode(
-                    texts,
-                    batch_size=self.batch_size,
-                    convert_to_numpy=True,
-                    normalize_embeddings=True,
-                    show_progress_bar=False,
-                )
+                yield
         finally:
             if few:
                 torch.set_num_threads(threads)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 def _model_name(path: str) -> str:

@@ -19,7 +19,7 @@ from ingest.document import Section as ParsedSection
 from ingest.sources import Failure, Item, Skipped
 from service import models
 from service.db import bump_revision, session_scope
-from service.embedding import Embedder, from_bytes, to_bytes
+from service.embedding import Embedder, to_bytes
 
 FRONT_MATTER = "front matter"  # evidence note on human tags that came from the source itself
 
@@ -35,8 +35,11 @@ class Tagger(Protocol):
     """What the library needs of a tagger (service.tagging.Tagger is the real one)."""
 
     def tag_for_store(
-        self, doc: Parsed, chunks: list[ChunkDraft], vectors: np.ndarray
-    ) -> list[TagResult]: ...
+        self, doc: Parsed, chunks: list[ChunkDraft], profile: np.ndarray | None
+    ) -> list[TagResult]:
+        """``profile``: the chunks' layer profiles (Embedder.encode_layers), or None for the
+        tagger to embed them itself."""
+        ...
 
 
 @dataclass
@@ -165,13 +168,20 @@ class Library:
         if not pending:
             return
         texts = [c.embed_text(p.doc.title) for p in pending for c in p.chunks]
-        vectors = self.embedder.encode(texts)
+        profile = None
+        if self.tagger is not None:  # one forward pass feeds both the store and the tagger
+            vectors, profile = self.embedder.encode_layers(texts)
+        else:
+            vectors = self.embedder.encode(texts)
         offset = 0
         for item in pending:
             count = len(item.chunks)
             try:
                 doc_id, created = self.store(
-                    item.doc, item.chunks, vectors[offset : offset + count]
+                    item.doc,
+                    item.chunks,
+                    vectors[offset : offset + count],
+                    None if profile is None else profile[offset : offset + count],
                 )
             except ValueError as exc:
                 report.failed.append(Failure(item.doc.source, str(exc)))
@@ -187,7 +197,13 @@ class Library:
 
     # -- the write path --------------------------------------------------------------------
 
-    def store(self, doc: Parsed, chunks: list[ChunkDraft], vectors: np.ndarray) -> tuple[str, bool]:
+    def store(
+        self,
+        doc: Parsed,
+        chunks: list[ChunkDraft],
+        vectors: np.ndarray,
+        profile: np.ndarray | None = None,
+    ) -> tuple[str, bool]:
         """Write one parsed document with its chunks, embeddings and tags in one transaction.
 
         Returns (id, created). Replacing keeps the id and every human tag; automatic tags,
@@ -195,7 +211,7 @@ class Library:
         """
         if len(chunks) != len(vectors):
             raise ValueError("internal: one embedding per chunk expected")
-        auto_tags = self.tagger.tag_for_store(doc, chunks, vectors) if self.tagger else []
+        auto_tags = self.tagger.tag_for_store(doc, chunks, profile) if self.tagger else []
         with session_scope(self.engine) as session:
             _check_modes(session, doc.modes)
             existing = self._find(session, doc)
@@ -290,7 +306,8 @@ class Library:
         self, ids: Iterable[str] | None = None, progress: Callable[[str], None] | None = None
     ) -> dict[str, int]:
         """Re-derive automatic tags of stored documents with the current tagger, from their
-        stored sections and embeddings (no re-embedding). Human tags are left as they are.
+        stored sections and chunks (the tagger embeds the chunks again, as it reads more of the
+        model than the stored vectors keep). Human tags are left as they are.
         Returns counts of documents changed and unchanged."""
         if self.tagger is None:
             raise RuntimeError("internal: no tagger configured")
@@ -301,8 +318,8 @@ class Library:
         counts = {"changed": 0, "unchanged": 0}
         for doc_id in wanted:
             with session_scope(self.engine) as session:
-                doc, chunks, vectors = _stored_parts(session, doc_id)
-                new = {t.mode_id: t for t in self.tagger.tag_for_store(doc, chunks, vectors)}
+                doc, chunks = _stored_parts(session, doc_id)
+                new = {t.mode_id: t for t in self.tagger.tag_for_store(doc, chunks, None)}
                 tags = (
                     session.execute(select(models.Tag).where(col(models.Tag.document_id) == doc_id))
                     .scalars()
@@ -384,8 +401,8 @@ def slugify(text: str, limit: int = 80) -> str:
     return slug[:limit].rstrip("-") or "document"
 
 
-def _stored_parts(session: Session, doc_id: str) -> tuple[Parsed, list[ChunkDraft], np.ndarray]:
-    """A stored document back in parsed form, with its chunks and their embeddings."""
+def _stored_parts(session: Session, doc_id: str) -> tuple[Parsed, list[ChunkDraft]]:
+    """A stored document back in parsed form, with its chunks."""
     row = session.get(models.Document, doc_id)
     if row is None:
         raise KeyError(doc_id)
@@ -411,9 +428,7 @@ def _stored_parts(session: Session, doc_id: str) -> tuple[Parsed, list[ChunkDraf
         .all()
     )
     chunks = [ChunkDraft(c.section_position, c.position, c.heading, c.text) for c in stored]
-    dim = len(from_bytes(stored[0].embedding)) if stored else 1
-    vectors = np.vstack([from_bytes(c.embedding) for c in stored]) if stored else np.zeros((0, dim))
-    return doc, chunks, vectors
+    return doc, chunks
 
 
 def _delete_children(session: Session, doc_id: str) -> None:

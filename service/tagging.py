@@ -37,14 +37,17 @@ from service.signals import Mentions, SignalMatcher
 from service.taxonomy import Mode
 
 MAX_TAG_CHARS = 200_000
-WINDOW_WORDS = 60  # free text is read in windows of about this many words (whole sentences)
+WINDOW_WORDS = 45  # free text is read in windows of whole sentences about as long as the
+# labelled passages the model learns from (32 words on average, 42 at the 90th percentile)
 LONG_TEXT_WORDS = 600  # longer texts are read in windows the size of a stored chunk:
 LONG_WINDOW_WORDS = 180  # the model reads fewer, longer windows faster, as at ingest
 EVIDENCE_PER_MODE = 2
-MAX_PER_WINDOW = 3
+MAX_PER_WINDOW = 4
 LEAST_RATIO = 0.5
 SKIPPED_SECTIONS = ("action_items",)  # what a team will do next is not what went wrong
 NEGATED_FACTOR = 0.25  # a mode only ever mentioned to be denied keeps a quarter of its score
+EMBEDDING_C = 2.0  # regularisation of the classifiers, chosen by out-of-fold F1 on the training
+LEXICAL_C = 8.0  # split (never on the held-out one)
 FEATURES = ("embedding", "lexical", "definition", "affirmed", "negated", "counter")
 
 
@@ -106,6 +109,7 @@ class Window:
 
     sentences: list[Sentence]
     section: int | None = None
+    mentions: list[dict[str, Mentions]] | None = None  # per sentence, once scanned
 
     @property
     def text(self) -> str:
@@ -131,13 +135,13 @@ class _Linear:
 class TaggerModel:
     mode_ids: list[str]
     embedding: _Linear
-    vocabulary: dict[str, int]
-    idf: np.ndarray
+    vectorizer: Any  # the fitted word and character TF-IDF of the training split
     lexical: _Linear
     definitions: np.ndarray  # one normalised vector per mode
     combiner: np.ndarray  # weights of FEATURES, then the bias
     thresholds: np.ndarray
     fingerprint: str
+    oof_f1: float  # micro-F1 of out-of-fold predictions on the training split
 
 
 def _fit_linear(x: Any, y: np.ndarray, c: float) -> _Linear:
@@ -157,31 +161,39 @@ def _fit_linear(x: Any, y: np.ndarray, c: float) -> _Linear:
 
 
 def _vectorizer() -> Any:
+    """Words and word pairs beside character 3- to 5-grams within words: the grams catch
+    inflections and compounds ("redeployed", "OOM-killed", "failover") that whole words miss."""
     from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_union
 
-    return TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, stop_words="english")
-
-
-def _fitted_vectorizer(vocabulary: dict[str, int], idf: np.ndarray) -> Any:
-    """The training split's TF-IDF vectorizer, rebuilt from its vocabulary and weights."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vec = TfidfVectorizer(
-        ngram_range=(1, 2), sublinear_tf=True, stop_words="english", vocabulary=vocabulary
+    return make_union(
+        TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, stop_words="english"),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2, sublinear_tf=True),
     )
-    vec.idf_ = idf
-    return vec
 
 
-def _signal_counts(matcher: SignalMatcher, texts: Sequence[str], mode_ids: list[str]) -> np.ndarray:
-    """(n, modes, 3): affirmed, negated and counter-signal mentions, capped at 3."""
-    out = np.zeros((len(texts), len(mode_ids), 3))
+def _scan(matcher: SignalMatcher, windows: Sequence[Window]) -> None:
+    """Find each window's signal mentions, sentence by sentence (once per window)."""
+    for w in windows:
+        if w.mentions is None:
+            w.mentions = [matcher.scan(s.text) for s in w.sentences]
+
+
+def _signal_counts(windows: Sequence[Window], mode_ids: list[str]) -> np.ndarray:
+    """(n, modes, 3): affirmed, negated and counter-signal mentions in each window's
+    sentences, capped at 3."""
+    out = np.zeros((len(windows), len(mode_ids), 3))
     index = {m: j for j, m in enumerate(mode_ids)}
-    for i, text in enumerate(texts):
-        for mode_id, mentions in matcher.scan(text).items():
-            j = index.get(mode_id)
-            if j is not None:
-                out[i, j] = [len(mentions.affirmed), len(mentions.negated), len(mentions.counter)]
+    for i, w in enumerate(windows):
+        for scan in w.mentions or []:
+            for mode_id, mentions in scan.items():
+                j = index.get(mode_id)
+                if j is not None:
+                    out[i, j] += [
+                        len(mentions.affirmed),
+                        len(mentions.negated),
+                        len(mentions.counter),
+                    ]
     return np.minimum(out, 3)
 
 
@@ -246,10 +258,12 @@ def train(
         for m in p.modes:
             if m in col:
                 y[i, col[m]] = 1
-    x = embedder.encode(texts)
+    x, profile = embedder.encode_layers(texts)
     definitions = embedder.encode([_definition_text(m) for m in modes if not m.retired])
     matcher = SignalMatcher(modes)
-    signals = _signal_counts(matcher, texts, mode_ids)
+    windows = [Window(split_sentences(t)) for t in texts]
+    _scan(matcher, windows)
+    signals = _signal_counts(windows, mode_ids)
 
     # Out-of-fold predictions of both classifiers: what the combiner and thresholds learn on.
     order = np.argsort([hashlib.sha256(p.id.encode()).hexdigest() for p in passages])
@@ -259,10 +273,10 @@ def train(
     lex_oof = np.zeros(y.shape)
     for k in range(folds):
         fit, held = fold_of != k, fold_of == k
-        emb_oof[held] = _fit_linear(x[fit], y[fit], c=4.0).proba(x[held])
+        emb_oof[held] = _fit_linear(profile[fit], y[fit], c=EMBEDDING_C).proba(profile[held])
         vec = _vectorizer().fit([t for t, f in zip(texts, fit, strict=True) if f])
         lex = _fit_linear(
-            vec.transform([t for t, f in zip(texts, fit, strict=True) if f]), y[fit], c=8.0
+            vec.transform([t for t, f in zip(texts, fit, strict=True) if f]), y[fit], c=LEXICAL_C
         )
         lex_oof[held] = lex.proba(vec.transform([t for t, h in zip(texts, held, strict=True) if h]))
     feats = _features(emb_oof, lex_oof, x @ definitions.T, signals)
@@ -274,18 +288,20 @@ def train(
     combiner = np.append(stacker.coef_[0], stacker.intercept_[0])
     oof_prob = _veto(_combine(feats, combiner), signals)
     thresholds = _best_thresholds(oof_prob, y)
+    chosen = select(oof_prob, thresholds)
+    oof_f1 = 2 * float((chosen & (y == 1)).sum()) / max(float(chosen.sum() + y.sum()), 1.0)
 
     vec = _vectorizer().fit(texts)
     return TaggerModel(
         mode_ids=mode_ids,
-        embedding=_fit_linear(x, y, c=4.0),
-        vocabulary={str(k): int(v) for k, v in vec.vocabulary_.items()},
-        idf=np.asarray(vec.idf_),
-        lexical=_fit_linear(vec.transform(texts), y, c=8.0),
+        embedding=_fit_linear(profile, y, c=EMBEDDING_C),
+        vectorizer=vec,
+        lexical=_fit_linear(vec.transform(texts), y, c=LEXICAL_C),
         definitions=definitions,
         combiner=combiner,
         thresholds=thresholds,
         fingerprint=_fingerprint(passages, modes, embedder.name),
+        oof_f1=oof_f1,
     )
 
 
@@ -333,7 +349,6 @@ class Tagger:
         self.cache_dir = cache_dir
         self._passages = passages
         self._model: TaggerModel | None = None
-        self._vectorizer: Any = None
 
     @property
     def model(self) -> TaggerModel:
@@ -344,9 +359,7 @@ class Tagger:
     def _lexical(self, texts: Sequence[str]) -> np.ndarray:
         """(texts, modes) probabilities of the word classifier."""
         model = self.model
-        if self._vectorizer is None:  # built once: building it checks the whole vocabulary
-            self._vectorizer = _fitted_vectorizer(model.vocabulary, model.idf)
-        return model.lexical.proba(self._vectorizer.transform(texts))
+        return model.lexical.proba(model.vectorizer.transform(texts))
 
     def _load_or_train(self) -> TaggerModel:
         if self._passages is None:
@@ -383,8 +396,8 @@ class Tagger:
             raise TagError(f"text too long: {len(text):,} characters (at most {MAX_TAG_CHARS:,})")
         long = len(text.split()) > LONG_TEXT_WORDS
         windows = windows_of(text, LONG_WINDOW_WORDS if long else WINDOW_WORDS)
-        vectors = self.embedder.encode([w.text for w in windows])
-        prob = self.score_windows(windows, vectors)
+        vectors, profile = self.embedder.encode_layers([w.text for w in windows])
+        prob = self.score_windows(windows, profile)
         report = self._tag(windows, prob)
         best = prob.max(axis=0)
         ids = self.model.mode_ids
@@ -397,9 +410,10 @@ class Tagger:
         )
 
     def tag_document(
-        self, doc: Parsed, chunks: list[ChunkDraft], vectors: np.ndarray | None = None
+        self, doc: Parsed, chunks: list[ChunkDraft], profile: np.ndarray | None = None
     ) -> list[ModeTag]:
-        """Tags of a parsed document, reusing its chunk embeddings when given (ingest)."""
+        """Tags of a parsed document. ``profile`` holds the chunks' layer profiles when the
+        caller has them (ingest embeds the chunks once for both the store and the tagger)."""
         keep = [
             i
             for i, c in enumerate(chunks)
@@ -411,28 +425,31 @@ class Tagger:
         for i in keep:
             section_text = doc.sections[chunks[i].section_index].text
             windows.append(Window(_locate(chunks[i].text, section_text), chunks[i].section_index))
-        if vectors is None:
-            vecs = self.embedder.encode([chunks[i].embed_text(doc.title) for i in keep])
+        if profile is None:
+            _, rows = self.embedder.encode_layers([chunks[i].embed_text(doc.title) for i in keep])
         else:
-            vecs = vectors[keep]
-        return self._tag(windows, self.score_windows(windows, vecs)).modes
+            rows = profile[keep]
+        return self._tag(windows, self.score_windows(windows, rows)).modes
 
     def tag_for_store(
-        self, doc: Parsed, chunks: list[ChunkDraft], vectors: np.ndarray
+        self, doc: Parsed, chunks: list[ChunkDraft], profile: np.ndarray | None
     ) -> list[TagResult]:
         """The library's hook: tags of a document being stored, as tag rows."""
         return [
             TagResult(t.id, t.confidence, [e.as_dict() for e in t.evidence])
-            for t in self.tag_document(doc, chunks, vectors)
+            for t in self.tag_document(doc, chunks, profile)
         ]
 
-    def score_windows(self, windows: list[Window], vectors: np.ndarray) -> np.ndarray:
-        """(windows, modes) combined probabilities, negation applied."""
+    def score_windows(self, windows: list[Window], profile: np.ndarray) -> np.ndarray:
+        """(windows, modes) combined probabilities, negation applied. ``profile`` holds the
+        windows' layer profiles (Embedder.encode_layers); its last block is their vectors."""
         model = self.model
         texts = [w.text for w in windows]
-        emb_p = model.embedding.proba(vectors)
+        vectors = profile[:, -model.definitions.shape[1] :]
+        emb_p = model.embedding.proba(profile)
         lex_p = self._lexical(texts)
-        signals = _signal_counts(self.matcher, texts, model.mode_ids)
+        _scan(self.matcher, windows)
+        signals = _signal_counts(windows, model.mode_ids)
         feats = _features(emb_p, lex_p, vectors @ model.definitions.T, signals)
         return _veto(_combine(feats, model.combiner), signals)
 
@@ -440,14 +457,16 @@ class Tagger:
         model = self.model
         chosen = select(prob, model.thresholds)
         best = prob.max(axis=0)
-        views: dict[int, tuple[np.ndarray, list[dict[str, Mentions]]]] = {}
+        picks = {
+            j: [int(w) for w in np.argsort(-prob[:, j])[:EVIDENCE_PER_MODE] if chosen[w, j]]
+            for j in np.argsort(-best)
+            if chosen[:, j].any()
+        }
+        views = self._sentence_views(windows, sorted({w for ws in picks.values() for w in ws}))
         tags = []
-        for j in np.argsort(-best):
-            if not chosen[:, j].any():
-                continue
+        for j, top in picks.items():
             mode = self.by_id[model.mode_ids[j]]
-            top = [w for w in np.argsort(-prob[:, j])[:EVIDENCE_PER_MODE] if chosen[w, j]]
-            evidence = [self._evidence(windows[w], j, views, w) for w in top]
+            evidence = [self._evidence(windows[w], j, *views[w]) for w in top]
             tags.append(
                 ModeTag(
                     mode.id,
@@ -459,33 +478,40 @@ class Tagger:
             )
         return TagReport(tags)
 
+    def _sentence_views(
+        self, windows: list[Window], keys: list[int]
+    ) -> dict[int, tuple[np.ndarray, list[dict[str, Mentions]]]]:
+        """For each window in ``keys``: its sentences' word-classifier scores and signal
+        mentions, the scores computed in one batch for all the windows that give evidence."""
+        texts = [s.text for w in keys for s in windows[w].sentences]
+        if not texts:
+            return {}
+        lex = self._lexical(texts)
+        _scan(self.matcher, [windows[w] for w in keys])
+        views, at = {}, 0
+        for w in keys:
+            n = len(windows[w].sentences)
+            views[w] = (lex[at : at + n], windows[w].mentions or [])
+            at += n
+        return views
+
     def _evidence(
-        self,
-        window: Window,
-        j: int,
-        views: dict[int, tuple[np.ndarray, list[dict[str, Mentions]]]],
-        key: int,
+        self, window: Window, j: int, lex_all: np.ndarray, scans: list[dict[str, Mentions]]
     ) -> Evidence | None:
         """The window's sentence that best supports mode ``j``: affirmed signals first, then
-        the words the lexical classifier weighs for it; never a sentence that denies it.
-        ``views`` keeps each window's sentence scores, computed once for all its modes."""
-        sentences = window.sentences
-        if key not in views:
-            texts = [s.text for s in sentences]
-            views[key] = (self._lexical(texts), [self.matcher.scan(t) for t in texts])
-        lex_all, scans = views[key]
+        the words the lexical classifier weighs for it; never a sentence that denies it."""
         lex = lex_all[:, j]
         mode_id = self.model.mode_ids[j]
         scored = []
-        for k, _sentence in enumerate(sentences):
-            mentions = scans[k].get(mode_id, Mentions())
+        for k, mentions_by_mode in enumerate(scans):
+            mentions = mentions_by_mode.get(mode_id, Mentions())
             if mentions.negated and not mentions.affirmed:
                 continue
             scored.append((min(len(mentions.affirmed), 2) + float(lex[k]), k))
         if not scored:
             return None
         _, k = max(scored)
-        s = sentences[k]
+        s = window.sentences[k]
         return Evidence(s.text, s.start, s.end, window.section)
 
 
