@@ -56,10 +56,27 @@ def _alternation(phrases: Iterable[str]) -> str | None:
 
 
 def _pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
+    """The phrases as one pattern, tried only where a word starts (``_find`` checks that
+    the word is not the tail of a hyphenated one)."""
     alternation = _alternation(phrases)
     if alternation is None:
         return None
-    return re.compile(r"(?<![\w-])(?:" + alternation + r")(?![\w-])", re.IGNORECASE)
+    return re.compile(r"(?:" + alternation + r")(?![\w-])", re.IGNORECASE)
+
+
+def _find(pattern: re.Pattern[str], text: str, starts: list[int]) -> list[tuple[int, int]]:
+    """Non-overlapping matches of ``pattern`` beginning at one of ``starts`` (word starts,
+    in order), left to right, as ``finditer`` would find them with a word-boundary guard."""
+    spans: list[tuple[int, int]] = []
+    after = 0
+    for start in starts:
+        if start < after or (start and text[start - 1] == "-"):
+            continue
+        match = pattern.match(text, start)
+        if match:
+            spans.append(match.span())
+            after = match.end()
+    return spans
 
 
 class SignalMatcher:
@@ -91,21 +108,22 @@ class SignalMatcher:
 
     def scan(self, text: str) -> dict[str, Mentions]:
         """Mentions per mode id (modes with none are left out)."""
-        present: set[str] = set()
-        for word in set(_WORD.findall(text.lower())) & self._modes_of.keys():
-            present |= self._modes_of[word]
+        # A phrase begins where a word does, with one of its phrases' first words: so each
+        # mode's pattern is tried only at the starts of the words that could begin it.
+        starts: dict[str, list[int]] = {}
+        for word in _WORD.finditer(text):
+            for mode_id in self._modes_of.get(word.group(0).lower(), ()):
+                starts.setdefault(mode_id, []).append(word.start())
         found: dict[str, Mentions] = {}
         for mode_id, pattern in self._counters.items():
-            if mode_id not in present:
-                continue
-            for match in pattern.finditer(text):
-                found.setdefault(mode_id, Mentions()).counter.append(match.span())
+            if mode_id in starts:
+                for span in _find(pattern, text, starts[mode_id]):
+                    found.setdefault(mode_id, Mentions()).counter.append(span)
         for mode_id, pattern in self._signals.items():
-            if mode_id not in present:
+            if mode_id not in starts:
                 continue
             counters = found.get(mode_id, Mentions()).counter
-            for match in pattern.finditer(text):
-                span = match.span()
+            for span in _find(pattern, text, starts[mode_id]):
                 if any(s <= span[0] < e or s < span[1] <= e for s, e in counters):
                     continue  # inside a counter-signal: "deployed the fix" is not a deploy
                 mentions = found.setdefault(mode_id, Mentions())
