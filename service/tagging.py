@@ -361,6 +361,16 @@ class Tagger:
         model = self.model
         return model.lexical.proba(model.vectorizer.transform(texts))
 
+    def _word_weights(self, texts: Sequence[str]) -> np.ndarray:
+        """(texts, modes): how much each text's whole words weigh for each mode in the word
+        classifier, as a 0-1 score (its character grams left out: they cost most to compute, and ranking a
+        window's sentences for evidence needs only a rough order)."""
+        model = self.model
+        words = model.vectorizer.transformer_list[0][1]
+        x = words.transform(texts)
+        z = np.asarray(x @ model.lexical.coef[:, : x.shape[1]].T)
+        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
+
     def _load_or_train(self) -> TaggerModel:
         if self._passages is None:
             train_split, _ = split(load_passages(LABELLED, set(self.by_id)))
@@ -486,7 +496,7 @@ class Tagger:
         texts = [s.text for w in keys for s in windows[w].sentences]
         if not texts:
             return {}
-        lex = self._lexical(texts)
+        lex = self._word_weights(texts)
         _scan(self.matcher, [windows[w] for w in keys])
         views, at = {}, 0
         for w in keys:
