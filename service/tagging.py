@@ -4,7 +4,9 @@ Three kinds of evidence are combined for every window of text (a few sentences, 
 chunk) and every mode:
 
 - a classifier trained on the hand-labelled passages: logistic regression on the window's
-  embedding, and another on its words (TF-IDF), so both paraphrases and exact terms count;
+  layer profile (the mean token state of every layer of the embedding model, from the same
+  forward pass as its search vector), and another on its words and character grams (TF-IDF),
+  so both paraphrases and exact terms count;
 - similarity of the window to the mode's definition;
 - the mode's curated signal phrases, counted only when affirmed ("not caused by DNS" denies
   DNS), and its counter-signals.
