@@ -122,10 +122,12 @@ class Embedder:
         order = np.argsort([-len(t) for t in texts], kind="stable")  # batches of like length
         profile = np.zeros((len(texts), layers * self.dimension), dtype=np.float32)
         transformer = self.model[0]
+        # sentence-transformers 6 calls it preprocess (tokenize warns); 5 has only tokenize
+        prepare = getattr(transformer, "preprocess", None) or transformer.tokenize
         with self._inference(len(texts)):
             for start in range(0, len(texts), self.batch_size):
                 rows = order[start : start + self.batch_size]
-                features = transformer.preprocess([texts[i] for i in rows])
+                features = prepare([texts[i] for i in rows])
                 inputs = {k: v for k, v in features.items() if k in MODEL_INPUTS}
                 states = transformer.auto_model(**inputs, output_hidden_states=True)
                 mask = inputs["attention_mask"].unsqueeze(-1).float()
