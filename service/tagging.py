@@ -147,19 +147,22 @@ class TaggerModel:
 
 
 def _fit_linear(x: Any, y: np.ndarray, c: float) -> _Linear:
+    """One logistic regression per mode, fitted on all cores at once (liblinear releases the
+    interpreter lock); seeded, so the same data always gives the same model."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from sklearn.linear_model import LogisticRegression
 
-    coefs, biases = [], []
-    for j in range(y.shape[1]):
+    def fit(j: int) -> tuple[np.ndarray, float]:
         if y[:, j].min() == y[:, j].max():  # no positives (or no negatives) to learn from
-            coefs.append(np.zeros(x.shape[1]))
-            biases.append(-8.0 if y[:, j].max() == 0 else 8.0)
-            continue
-        model = LogisticRegression(C=c, class_weight="balanced", solver="liblinear")
+            return np.zeros(x.shape[1]), (-8.0 if y[:, j].max() == 0 else 8.0)
+        model = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", random_state=0)
         model.fit(x, y[:, j])
-        coefs.append(model.coef_[0])
-        biases.append(float(model.intercept_[0]))
-    return _Linear(np.vstack(coefs), np.asarray(biases))
+        return model.coef_[0], float(model.intercept_[0])
+
+    with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, 8)) as pool:
+        fitted = list(pool.map(fit, range(y.shape[1])))
+    return _Linear(np.vstack([f[0] for f in fitted]), np.asarray([f[1] for f in fitted]))
 
 
 def _vectorizer() -> Any:
