@@ -30,6 +30,21 @@ def test_signals_tell_affirmed_from_denied() -> None:
     assert "code-deploy" not in fix or not fix["code-deploy"].affirmed
 
 
+def test_signal_phrases_match_whole_words_only() -> None:
+    matcher = SignalMatcher(MODES)
+    text = "The pre-deploy hook and the deploy-time check ran; then the deploy itself failed."
+    spans = matcher.scan(text)["code-deploy"].affirmed
+    assert [text[s:e] for s, e in spans] == ["deploy"]
+    assert spans[0][0] == text.index("the deploy itself") + len("the ")
+    # phrases of several words and with punctuation, in any case, across line breaks
+    found = matcher.scan("We hit a SPLIT-BRAIN after the re-cabling; 100% CPU on every\nnode.")
+    assert found["network-partition"].affirmed
+    assert found["infra-change"].affirmed
+    assert found["resource-exhaustion"].affirmed
+    assert found["global-blast-radius"].affirmed
+    assert "code-deploy" not in matcher.scan("redeployment, deployments-wise, undeploy")
+
+
 def test_labelled_split_is_fixed_and_covers_every_mode() -> None:
     passages = load_passages(known_modes={m.id for m in MODES})
     assert len(passages) >= 120
