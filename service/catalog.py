@@ -12,17 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from service import models
-from service.index import SearchIndex
+from service.index import DOC_COLUMNS, SearchIndex
 from service.taxonomy import stored_modes
-
-_DOC_COLUMNS = (
-    col(models.Document.id),
-    col(models.Document.kind),
-    col(models.Document.title),
-    col(models.Document.org),
-    col(models.Document.url),
-    col(models.Document.date),
-)
 
 
 def _doc(row: Any) -> dict[str, Any]:
@@ -72,7 +63,7 @@ def mode_detail(engine: Engine, mode_id: str) -> dict[str, Any] | None:
     linked: dict[str, list[dict[str, Any]]] = {"postmortem": [], "runbook": [], "checklist": []}
     with Session(engine) as session:
         rows = session.execute(
-            sa_select(*_DOC_COLUMNS, col(models.Tag.confidence), col(models.Tag.origin))
+            sa_select(*DOC_COLUMNS, col(models.Tag.confidence), col(models.Tag.origin))
             .join(models.Tag, col(models.Tag.document_id) == col(models.Document.id))
             .where(col(models.Tag.mode_id) == mode_id, col(models.Tag.rejected).is_(False))
         )
@@ -102,7 +93,7 @@ def list_documents(engine: Engine, kind: str) -> list[dict[str, Any]]:
         docs = [
             _doc(row) | {"modes": []}
             for row in session.execute(
-                sa_select(*_DOC_COLUMNS)
+                sa_select(*DOC_COLUMNS)
                 .where(col(models.Document.kind) == kind)
                 .order_by(col(models.Document.title))
             )

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from service import models
-from service.library import Library
+from service.library import Library, stored_in_order, stored_tags
 
 _DATETIMES = ("created_at", "updated_at")
 
@@ -23,20 +23,8 @@ def get_document(engine: Engine, doc_id: str) -> dict[str, Any] | None:
         doc = session.get(models.Document, doc_id)
         if doc is None:
             return None
-        sections = (
-            session.execute(
-                select(models.Section)
-                .where(col(models.Section.document_id) == doc_id)
-                .order_by(col(models.Section.position))
-            )
-            .scalars()
-            .all()
-        )
-        tags = (
-            session.execute(select(models.Tag).where(col(models.Tag.document_id) == doc_id))
-            .scalars()
-            .all()
-        )
+        sections = stored_in_order(session, models.Section, doc_id)
+        tags = stored_tags(session, doc_id)
         modes = {m.id: m for m in session.execute(select(models.Mode)).scalars()}
         chunk_count = len(
             session.execute(

@@ -232,6 +232,17 @@ class KeywordIndex:
         self._retriever = bm25s.BM25.load(str(path)) if path.exists() else None
 
 
+# What a result says of its document, in this order: id, kind, title, org, url, date.
+DOC_COLUMNS = (
+    col(models.Document.id),
+    col(models.Document.kind),
+    col(models.Document.title),
+    col(models.Document.org),
+    col(models.Document.url),
+    col(models.Document.date),
+)
+
+
 @dataclass
 class DocInfo:
     id: str
@@ -494,16 +505,7 @@ def _embeddings(session: Session, ids: list[int], dim: int) -> tuple[np.ndarray,
 
 def _load_docs(session: Session) -> dict[str, DocInfo]:
     docs: dict[str, DocInfo] = {}
-    for d in session.execute(
-        sa_select(
-            col(models.Document.id),
-            col(models.Document.kind),
-            col(models.Document.title),
-            col(models.Document.org),
-            col(models.Document.url),
-            col(models.Document.date),
-        )
-    ):
+    for d in session.execute(sa_select(*DOC_COLUMNS)):
         docs[d[0]] = DocInfo(
             d[0],
             d[1],

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from sqlalchemy import delete, or_
@@ -278,12 +278,7 @@ class Library:
             unknown = [m for m in wanted if m not in known]
             if unknown:
                 raise ValueError(f"unknown mode id(s): {', '.join(unknown)}")
-            tags = {
-                t.mode_id: t
-                for t in session.execute(
-                    select(models.Tag).where(col(models.Tag.document_id) == doc_id)
-                ).scalars()
-            }
+            tags = {t.mode_id: t for t in stored_tags(session, doc_id)}
             for mode_id in wanted:
                 tag = tags.get(mode_id)
                 if tag is None:
@@ -320,11 +315,7 @@ class Library:
             with session_scope(self.engine) as session:
                 doc, chunks = _stored_parts(session, doc_id)
                 new = {t.mode_id: t for t in self.tagger.tag_for_store(doc, chunks, None)}
-                tags = (
-                    session.execute(select(models.Tag).where(col(models.Tag.document_id) == doc_id))
-                    .scalars()
-                    .all()
-                )
+                tags = stored_tags(session, doc_id)
                 old = {t.mode_id: round(t.confidence, 4) for t in tags if t.origin == "automatic"}
                 human = {t.mode_id for t in tags if t.origin != "automatic"}
                 fresh = {m: round(t.confidence, 4) for m, t in new.items() if m not in human}
@@ -401,16 +392,31 @@ def slugify(text: str, limit: int = 80) -> str:
     return slug[:limit].rstrip("-") or "document"
 
 
+_Part = TypeVar("_Part", models.Section, models.Chunk)
+
+
+def stored_in_order(session: Session, table: type[_Part], doc_id: str) -> list[_Part]:
+    """A stored document's sections or chunks, in their order."""
+    return list(
+        session.execute(
+            select(table).where(col(table.document_id) == doc_id).order_by(col(table.position))
+        ).scalars()
+    )
+
+
+def stored_tags(session: Session, doc_id: str) -> list[models.Tag]:
+    """Every tag row of a stored document: automatic, human and rejected."""
+    return list(
+        session.execute(select(models.Tag).where(col(models.Tag.document_id) == doc_id)).scalars()
+    )
+
+
 def _stored_parts(session: Session, doc_id: str) -> tuple[Parsed, list[ChunkDraft]]:
     """A stored document back in parsed form, with its chunks."""
     row = session.get(models.Document, doc_id)
     if row is None:
         raise KeyError(doc_id)
-    sections = session.execute(
-        select(models.Section)
-        .where(col(models.Section.document_id) == doc_id)
-        .order_by(col(models.Section.position))
-    ).scalars()
+    sections = stored_in_order(session, models.Section, doc_id)
     doc = Parsed(
         title=row.title,
         body=row.body,
@@ -418,33 +424,28 @@ def _stored_parts(session: Session, doc_id: str) -> tuple[Parsed, list[ChunkDraf
         kind=row.kind,
         sections=[ParsedSection(s.kind, s.heading, s.text, list(s.items)) for s in sections],
     )
-    stored = (
-        session.execute(
-            select(models.Chunk)
-            .where(col(models.Chunk.document_id) == doc_id)
-            .order_by(col(models.Chunk.position))
-        )
-        .scalars()
-        .all()
-    )
-    chunks = [ChunkDraft(c.section_position, c.position, c.heading, c.text) for c in stored]
+    chunks = [
+        ChunkDraft(c.section_position, c.position, c.heading, c.text)
+        for c in stored_in_order(session, models.Chunk, doc_id)
+    ]
     return doc, chunks
 
 
 def _delete_children(session: Session, doc_id: str) -> None:
-    session.execute(delete(models.Chunk).where(col(models.Chunk.document_id) == doc_id))
-    session.execute(delete(models.Section).where(col(models.Section.document_id) == doc_id))
+    _delete_parts(session, doc_id)
     session.execute(delete(models.Tag).where(col(models.Tag.document_id) == doc_id))
 
 
-def _clear_derived(session: Session, doc_id: str) -> None:
+def _delete_parts(session: Session, doc_id: str) -> None:
     session.execute(delete(models.Chunk).where(col(models.Chunk.document_id) == doc_id))
     session.execute(delete(models.Section).where(col(models.Section.document_id) == doc_id))
+
+
+def _clear_derived(session: Session, doc_id: str) -> None:
+    _delete_parts(session, doc_id)
     # Automatic tags and labels that came from the source are re-derived; tags a person set
     # through the CLI or API stay.
-    for tag in session.execute(
-        select(models.Tag).where(col(models.Tag.document_id) == doc_id)
-    ).scalars():
+    for tag in stored_tags(session, doc_id):
         if tag.origin == "automatic" or _from_front_matter(tag):
             session.delete(tag)
     session.flush()
@@ -499,12 +500,7 @@ def _add_parts(
 def _apply_tags(
     session: Session, doc_id: str, labelled: list[str], automatic: list[TagResult]
 ) -> None:
-    human = {
-        t.mode_id
-        for t in session.execute(
-            select(models.Tag).where(col(models.Tag.document_id) == doc_id)
-        ).scalars()
-    }
+    human = {t.mode_id for t in stored_tags(session, doc_id)}
     for mode_id in dict.fromkeys(labelled):
         if mode_id not in human:
             session.add(
