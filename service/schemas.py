@@ -90,13 +90,18 @@ class ModeScore(BaseModel):
     confidence: float
 
 
-class SearchHit(BaseModel):
+class DocumentRef(BaseModel):
+    """What every answer says of a document it names."""
+
     id: str
     kind: str
     title: str
     org: str | None
     url: str | None
     date: str | None
+
+
+class SearchHit(DocumentRef):
     score: float
     snippet: str
     highlights: list[list[int]] = Field(description="[start, end] of query terms in the snippet")
@@ -141,23 +146,11 @@ class DocumentMode(BaseModel):
     evidence: list[dict[str, Any]]
 
 
-class SimilarDocument(BaseModel):
-    id: str
-    kind: str
-    title: str
-    org: str | None
-    url: str | None
-    date: str | None
+class SimilarDocument(DocumentRef):
     score: float
 
 
-class DocumentOut(BaseModel):
-    id: str
-    kind: str
-    title: str
-    org: str | None
-    url: str | None
-    date: str | None
+class DocumentOut(DocumentRef):
     source: str
     format: str
     meta: dict[str, Any]
@@ -327,13 +320,7 @@ class ModeList(BaseModel):
     modes: list[ModeSummary]
 
 
-class LinkedDocument(BaseModel):
-    id: str
-    kind: str
-    title: str
-    org: str | None
-    url: str | None
-    date: str | None
+class LinkedDocument(DocumentRef):
     confidence: float
     origin: str
 
