@@ -477,11 +477,11 @@ class Tagger:
             for j in np.argsort(-best)
             if chosen[:, j].any()
         }
-        views = self._sentence_views(windows, sorted({w for ws in picks.values() for w in ws}))
+        weights = self._sentence_weights(windows, sorted({w for ws in picks.values() for w in ws}))
         tags = []
         for j, top in picks.items():
             mode = self.by_id[model.mode_ids[j]]
-            evidence = [self._evidence(windows[w], j, *views[w]) for w in top]
+            evidence = [self._evidence(windows[w], j, weights[w]) for w in top]
             tags.append(
                 ModeTag(
                     mode.id,
@@ -493,36 +493,31 @@ class Tagger:
             )
         return TagReport(tags)
 
-    def _sentence_views(
-        self, windows: list[Window], keys: list[int]
-    ) -> dict[int, tuple[np.ndarray, list[dict[str, Mentions]]]]:
-        """For each window in ``keys``: its sentences' word-classifier scores and signal
-        mentions, the scores computed in one batch for all the windows that give evidence."""
+    def _sentence_weights(self, windows: list[Window], keys: list[int]) -> dict[int, np.ndarray]:
+        """For each window in ``keys``, its sentences' word weights per mode, computed in one
+        batch for all the windows that give evidence; their signal mentions are scanned too."""
         texts = [s.text for w in keys for s in windows[w].sentences]
         if not texts:
             return {}
-        lex = self._word_weights(texts)
+        weights = self._word_weights(texts)
         _scan(self.matcher, [windows[w] for w in keys])
-        views, at = {}, 0
+        out, at = {}, 0
         for w in keys:
             n = len(windows[w].sentences)
-            views[w] = (lex[at : at + n], windows[w].mentions or [])
+            out[w] = weights[at : at + n]
             at += n
-        return views
+        return out
 
-    def _evidence(
-        self, window: Window, j: int, lex_all: np.ndarray, scans: list[dict[str, Mentions]]
-    ) -> Evidence | None:
+    def _evidence(self, window: Window, j: int, weights: np.ndarray) -> Evidence | None:
         """The window's sentence that best supports mode ``j``: affirmed signals first, then
         the words the lexical classifier weighs for it; never a sentence that denies it."""
-        lex = lex_all[:, j]
         mode_id = self.model.mode_ids[j]
         scored = []
-        for k, mentions_by_mode in enumerate(scans):
+        for k, mentions_by_mode in enumerate(window.mentions or []):
             mentions = mentions_by_mode.get(mode_id, Mentions())
             if mentions.negated and not mentions.affirmed:
                 continue
-            scored.append((min(len(mentions.affirmed), 2) + float(lex[k]), k))
+            scored.append((min(len(mentions.affirmed), 2) + float(weights[k, j]), k))
         if not scored:
             return None
         _, k = max(scored)
