@@ -18,6 +18,10 @@ from service.hindsight import Hindsight
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+# Every search hit carries at least these keys (interfaces.md).
+HIT_KEYS = frozenset(
+    {"id", "kind", "title", "org", "url", "date", "score", "snippet", "section", "modes"}
+)
 PG_ADMIN = os.environ.get("HINDSIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from service.hindsight import Hindsight
-from tests.conftest import run_cli
+from tests.conftest import HIT_KEYS, run_cli
 from tests.server import copy_store, gunicorn_server
 
 TOKEN = {"Authorization": "Bearer test-token"}
@@ -131,18 +131,7 @@ def test_search_answers_the_contract(server: str) -> None:
     out = response.json()
     assert set(out) >= {"query", "results", "facets", "took_ms"}
     assert len(out["results"]) == 3 and out["results"][0]["id"] == "openai-2024-12-11"
-    assert set(out["results"][0]) >= {
-        "id",
-        "kind",
-        "title",
-        "org",
-        "url",
-        "date",
-        "score",
-        "snippet",
-        "section",
-        "modes",
-    }
+    assert set(out["results"][0]) >= HIT_KEYS
     assert set(out["facets"]) == {"modes", "orgs", "years"}
 
 

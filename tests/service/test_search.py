@@ -9,6 +9,7 @@ import pytest
 from service.embedding import Embedder
 from service.hindsight import Hindsight
 from service.search import MAX_QUERY_CHARS, Filters, QueryError, encode_query
+from tests.conftest import HIT_KEYS
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
@@ -23,18 +24,7 @@ def test_result_object_matches_the_contract(corpus_app: Hindsight) -> None:
     assert set(out) >= {"query", "results", "facets", "took_ms"}
     assert len(out["results"]) == 5
     for hit in out["results"]:
-        assert set(hit) >= {
-            "id",
-            "kind",
-            "title",
-            "org",
-            "url",
-            "date",
-            "score",
-            "snippet",
-            "section",
-            "modes",
-        }
+        assert set(hit) >= HIT_KEYS
         assert 0 < hit["score"] <= 1
         for start, end in hit["highlights"]:
             assert (
