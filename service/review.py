@@ -26,7 +26,7 @@ from service import models
 from service.cues import find_cues
 from service.db import store_revision
 from service.embedding import from_bytes
-from service.safeguards import SAFEGUARDS, mentioned
+from service.safeguards import SAFEGUARDS, dropped, mentioned
 from service.search import MAX_QUERY_CHARS, Filters, QueryError, Searcher
 from service.tagging import TagError, Tagger
 
@@ -174,7 +174,7 @@ class Reviewer:
         incidents = self._incidents(analysis.vector, precedents, risk_score, k)
         # Safeguards answer to what the plan itself shows, not to what similar incidents had.
         backed = {m: s for m, s in risk_score.items() if m in plan_backed}
-        gaps = self._gaps(plan, backed, precedents)
+        gaps = self._gaps(plan, backed, set(risk_score), precedents)
         gap_modes = {m for g in gaps for m in g["risks"]}
         return Review(
             plan=plan,
@@ -371,16 +371,30 @@ class Reviewer:
         return items
 
     def _gaps(
-        self, plan: str, risk_score: dict[str, float], precedents: list[dict[str, Any]]
+        self,
+        plan: str,
+        risk_score: dict[str, float],
+        listed: set[str],
+        precedents: list[dict[str, Any]],
     ) -> list[dict[str, Any]]:
+        """Safeguards the plan does not mention that matter for its medium or high risks
+        (``risk_score``: those the plan itself shows), for any risk listed at all where the
+        safeguard says so, or that the plan names only to leave out."""
         medium = {m for m, s in risk_score.items() if s >= LEVELS[1][1]}
         gaps = []
         for guard in SAFEGUARDS:
-            if mentioned(plan, guard) or not guard.applies(plan, medium):
+            if mentioned(plan, guard):
                 continue
-            why = sorted(guard.matters_for & medium, key=lambda m: -risk_score[m])
+            left_out = dropped(plan, guard)
+            if not guard.applies(plan, medium, listed) and not left_out:
+                continue
+            why = sorted(guard.matters_for & medium, key=lambda m: -risk_score[m]) or sorted(
+                guard.matters_when_listed & listed
+            )
             example = next((p for p in precedents if p["modes"] & set(guard.precedent_modes)), None)
             message = guard.question
+            if left_out:
+                message = f"The plan leaves out “{left_out}”. {message}"
             if example is not None:
                 message += f" Precedent: {_label(example)}."
             gaps.append(

@@ -23,11 +23,14 @@ class Safeguard:
     precedent_modes: tuple[str, ...]  # incidents with these modes show why it matters
     needed_when: re.Pattern[str] | None = None  # plan phrases that make it matter too
     moot_when: re.Pattern[str] | None = None  # plan phrases that make it not apply
+    # risk modes that make it matter whenever they are listed at all, even at a low level or
+    # raised by precedents alone (a wide blast radius is the change's, whatever its wording)
+    matters_when_listed: frozenset[str] = frozenset()
 
-    def applies(self, plan: str, risks: set[str]) -> bool:
+    def applies(self, plan: str, risks: set[str], listed: set[str] | None = None) -> bool:
         if self.moot_when is not None and self.moot_when.search(plan):
             return False
-        if self.always or self.matters_for & risks:
+        if self.always or self.matters_for & risks or self.matters_when_listed & (listed or set()):
             return True
         return bool(self.needed_when is not None and self.needed_when.search(plan))
 
@@ -40,10 +43,10 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
     Safeguard(
         "staged-rollout",
         _words(
-            r"canar\w*|staged|stages?\b|phased?|gradual\w*|progressive\w*|incremental\w*|"
+            r"canar\w*|staged|(?<!api )stages?\b|phased?|gradual\w*|progressive\w*|incremental\w*|"
             r"one (?:cluster|region|host|node|rack|uplink|zone|site|cell|team|department|"
             r"shard|pop|server|data ?cent(?:er|re)) (?:at a time|first)|one at a time|"
-            r"in (?:batches|waves|steps|rings)|batches of|steps of|\d+ ?% (?:of|at|per|then)|"
+            r"in (?:batches|waves|steps|rings)|batches of|steps of|(?<![\d.])(?!100\b)\d+(?:\.\d+)? ?% (?:of|at|per|then)|"
             r"pilot\w*|shadow (?:mode|traffic)|first,? then|smallest first|"
             r"department by department|region by region|cluster by cluster|ring \d|"
             r"blue[/-]green|dual-write|expand weekly|at \d+ ?% per"
@@ -54,6 +57,7 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         "fault stays small?",
         ("global-blast-radius",),
         needed_when=_words(r"purge|hard-delete|all \w+ (?:users|customers|subscribers|hosts)"),
+        matters_when_listed=frozenset({"global-blast-radius"}),
     ),
     Safeguard(
         "rollback-plan",
@@ -180,9 +184,27 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
 BY_ID = {s.id: s for s in SAFEGUARDS}
 
 
+# A safeguard the plan names only to say it will be left out: "skip the usual canary batch".
+_LEFT_OUT = re.compile(
+    r"\b(?:skip|skips|skipped|skipping|bypass\w*|forgo\w*|omit\w*)(?:\s+\w+){0,3}\s+$", re.I
+)
+
+
 def mentioned(plan: str, safeguard: Safeguard) -> str | None:
     """The plan's phrase that covers the safeguard, or None (denials do not count)."""
     for match in safeguard.present.finditer(plan):
-        if not is_negated(plan, match.start()):
+        if not _denied(plan, match.start()):
             return match.group(0)
     return None
+
+
+def dropped(plan: str, safeguard: Safeguard) -> str | None:
+    """The plan's phrase that names the safeguard only to leave it out ("no canary this
+    time", "skipping the canary stage"), or None. Such a plan always has that gap."""
+    if mentioned(plan, safeguard):
+        return None
+    return next((m.group(0) for m in safeguard.present.finditer(plan)), None)
+
+
+def _denied(plan: str, start: int) -> bool:
+    return is_negated(plan, start) or bool(_LEFT_OUT.search(plan[max(0, start - 60) : start]))

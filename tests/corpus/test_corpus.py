@@ -193,3 +193,33 @@ def test_labelled_passages_are_valid() -> None:
         assert passage["text"].strip() and set(passage["modes"]) <= MODES, passage["id"]
         counts.update(passage["modes"])
     assert all(counts[m] >= 5 for m in MODES)
+
+
+PLAN_FILES = sorted((CORPUS / "plans").glob("*.yaml")) + sorted(
+    (CORPUS.parent / "tests" / "data").glob("review_plans*.yaml")
+)
+
+
+@pytest.mark.parametrize("path", PLAN_FILES, ids=lambda p: p.name)
+def test_labelled_plans_are_valid(path: Path) -> None:
+    plans = yaml.safe_load(path.read_text())
+    assert len(plans) >= 20 and len({p["id"] for p in plans}) == len(plans)
+    for plan in plans:
+        where = f"{path.name}:{plan['id']}"
+        expect, wrong = set(plan["expect_modes"]), set(plan.get("wrong_modes", []))
+        gaps, present = set(plan.get("expect_gaps", [])), set(plan.get("present_safeguards", []))
+        assert plan["plan"].strip() and 2 <= len(expect) <= 5, where
+        assert expect | wrong <= MODES and not expect & wrong, where
+        assert gaps | present <= GAP_IDS and not gaps & present, where
+
+
+def test_plans_for_learning_are_not_evaluation_plans() -> None:
+    """The review learns from corpus/plans; the benchmark's plan sets must stay unseen."""
+    learned = {
+        " ".join(p["plan"].split())
+        for f in (CORPUS / "plans").glob("*.yaml")
+        for p in yaml.safe_load(f.read_text())
+    }
+    for path in (CORPUS.parent / "tests" / "data").glob("review_plans*.yaml"):
+        for plan in yaml.safe_load(path.read_text()):
+            assert " ".join(plan["plan"].split()) not in learned, plan["id"]

@@ -73,6 +73,13 @@ def test_a_careful_plan_is_not_told_what_it_already_says(corpus_app: Hindsight) 
     assert {"staged-rollout", "rollback-plan"} <= {g["id"] for g in denied["gaps"]}
 
 
+def test_a_safeguard_the_plan_sets_aside_is_a_gap_that_quotes_it(corpus_app: Hindsight) -> None:
+    plan = "Release the invoice-export fix to production after lunch, skipping the canary stage."
+    gaps = {g["id"]: g for g in corpus_app.review(plan).as_dict()["gaps"]}
+    assert "staged-rollout" in gaps
+    assert "leaves out “canary”" in gaps["staged-rollout"]["message"]
+
+
 @pytest.mark.parametrize(
     ("plan", "message"),
     [("", "empty"), ("   \n", "empty"), ("roll out " * 12_500, "limit")],
