@@ -15,6 +15,9 @@ every safeguard the plan does not mention):
 - review latency p50/p99 after warm-up (target p50 < 300 ms).
 
 Targets: recall@5 >= 0.85, wrong-in-top-3 <= 10 %, gap F1 >= 0.8, clearly above the baseline.
+
+The review learns from the labelled plans in corpus/plans/ (service/plan_model.py); none of the
+plans measured here is among them (tests/corpus/test_corpus.py checks).
 """
 
 from __future__ import annotations

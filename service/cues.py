@@ -247,3 +247,11 @@ def find_cues(
             phrase = strong[0].phrase if strong else "the plan's wording"
             hits.append(CueHit(effect, strength, phrase, why))
     return hits
+
+
+def strongest(hits: list[CueHit]) -> dict[str, float]:
+    """The strongest cue strength of each mode the hits raise."""
+    out: dict[str, float] = {}
+    for hit in hits:
+        out[hit.mode] = max(out.get(hit.mode, 0.0), hit.strength)
+    return out

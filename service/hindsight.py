@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from ingest.fetch import FetchLimits
 from ingest.sources import read_sources
-from service import db
+from service import db, plan_model
 from service.config import Config
 from service.embedding import Embedder
 from service.index import SearchIndex
@@ -69,7 +69,8 @@ class Hindsight:
 
     @cached_property
     def reviewer(self) -> Reviewer:
-        return Reviewer(self.engine, self.searcher, self.tagger)
+        plans = plan_model.load_or_train(self.tagger, self.config.cache_path)
+        return Reviewer(self.engine, self.searcher, self.tagger, plans)
 
     def review(self, plan: str, k: int = 5) -> Review:
         """Change review of a plan. Bad input (empty, too long): QueryError."""

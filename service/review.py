@@ -4,10 +4,12 @@ Three readings of the plan are combined per failure mode, as a senior reviewer w
 
 - the tagger's reading of the plan text (what it says could happen);
 - cues of change type and scope (`service/cues.py`: "DaemonSet", "all clusters", "BGP");
-- the modes of the most similar past incidents (what happened when others did this).
+- the modes of the most similar past incidents (what happened when others did this);
+- what careful reviewers raised for similar labelled plans (`service/plan_model.py`).
 
-Risks are scored by a noisy-or of the three, so any one strong reading raises a mode and
-agreeing readings raise it further. Runbooks and checklist items are chosen by the risks they
+The first three are combined by a noisy-or, so any one strong reading raises a mode and
+agreeing readings raise it further; the last is blended in, since it has learned which kinds
+of change meet which modes beyond the phrases the cue table names. Runbooks and checklist items are chosen by the risks they
 guard against; gaps are safeguards that matter for those risks and that the plan does not
 mention (`service/safeguards.py`).
 """
@@ -23,20 +25,24 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from service import models
-from service.cues import find_cues
+from service.cues import find_cues, strongest
 from service.db import store_revision
 from service.embedding import from_bytes
+from service.plan_model import PlanModel
 from service.safeguards import SAFEGUARDS, dropped, mentioned
 from service.search import MAX_QUERY_CHARS, Filters, QueryError, Searcher
 from service.tagging import TagError, Tagger
 
 MAX_PLAN_CHARS = 20_000
 MAX_K = 20
-LEVELS = (("high", 0.7), ("medium", 0.45), ("low", 0.3))
+LEVELS = (("high", 0.7), ("medium", 0.45), ("low", 0.2))
+LISTED_READING = 0.3  # a reading (before the labelled plans' share) that counts for gaps
 MAX_RISKS = 8
 HIGH_WITHOUT_CUE = 0.69
 PRECEDENTS = 10  # similar incidents whose modes count as evidence
 WEIGHT = {"tagger": 0.75, "cue": 1.0, "precedent": 0.55}
+STRONG_CUE = 0.75
+LEARNED_SHARE = 0.7  # of a risk's confidence from the labelled plans (plan_model.py)
 SNIPPET_SECTIONS = ("trigger", "root_cause", "summary", "impact")
 MAX_RUNBOOKS = 5
 MAX_CHECKLIST = 12
@@ -91,10 +97,13 @@ def level_of(score: float) -> str | None:
 
 
 class Reviewer:
-    def __init__(self, engine: Engine, searcher: Searcher, tagger: Tagger):
+    def __init__(
+        self, engine: Engine, searcher: Searcher, tagger: Tagger, plans: PlanModel | None = None
+    ):
         self.engine = engine
         self.searcher = searcher
         self.tagger = tagger
+        self.plans = plans
         self._items: tuple[int, list[dict[str, Any]]] | None = None
 
     def review(self, plan: str, k: int = 5) -> Review:
@@ -119,10 +128,13 @@ class Reviewer:
         evidence = {t.id: t.evidence[0].text for t in report.modes if t.evidence}
 
         cue_hits: dict[str, list[Any]] = {}
-        for hit in find_cues(plan, scores, thresholds):
+        found = find_cues(plan, scores, thresholds)
+        for hit in found:
             cue_hits.setdefault(hit.mode, []).append(hit)
         plan_backed: set[str] = set(cue_hits)
+        learned = self.plans.proba(analysis, strongest(found)) if self.plans is not None else {}
         risks = []
+        readings: dict[str, float] = {}  # each mode's score before the labelled plans' share
         for mode_id, mode in names.items():
             tag = scores.get(mode_id, 0.0)
             tag_part = tag if tag >= thresholds.get(mode_id, 1.0) else tag * 0.4
@@ -139,9 +151,17 @@ class Reviewer:
                 * (1 - WEIGHT["precedent"] * support)
             )
             if mode_id not in cue_hits:
-                # Without a concrete cue of change type or scope, wording and precedents alone
-                # do not make a risk high.
+                # Without a concrete cue of change type or scope, wording, precedents and
+                # similar plans alone do not make a risk high.
                 score = min(score, HIGH_WITHOUT_CUE)
+            readings[mode_id] = score
+            if mode_id in learned:
+                blended = LEARNED_SHARE * learned[mode_id] + (1 - LEARNED_SHARE) * score
+                # A strong cue is knowledge the labelled plans may not hold ("DaemonSet" →
+                # an overloaded API server): it keeps what it raised.
+                score = max(blended, score) if cue_part >= STRONG_CUE else blended
+                if mode_id not in cue_hits:
+                    score = min(score, HIGH_WITHOUT_CUE)
             level = level_of(score)
             if level is None:
                 continue
@@ -150,6 +170,11 @@ class Reviewer:
                 reasons.append(f"The plan says “{hit.phrase}”: {hit.why}.")
             if tag_part >= thresholds.get(mode_id, 1.0) and mode_id in evidence:
                 reasons.append(f"Read in the plan: “{_clip(evidence[mode_id], 160)}”")
+            if learned.get(mode_id, 0.0) >= LEVELS[1][1] and self.plans is not None:
+                alike = self.plans.examples(analysis.vector, mode_id)
+                if alike:
+                    quoted = "; ".join(f"“{title}” ({plan_id})" for plan_id, title in alike)
+                    reasons.append(f"Reviewers raised it for similar plans: {quoted}.")
             if backing:
                 named = ", ".join(_label(p) for p in backing[:2])
                 reasons.append(
@@ -172,9 +197,12 @@ class Reviewer:
         risk_score = {r.mode: r.confidence for r in risks}
 
         incidents = self._incidents(analysis.vector, precedents, risk_score, k)
-        # Safeguards answer to what the plan itself shows, not to what similar incidents had.
-        backed = {m: s for m, s in risk_score.items() if m in plan_backed}
-        gaps = self._gaps(plan, backed, set(risk_score), precedents)
+        # Safeguards answer to what the plan itself shows, not to what similar incidents or
+        # similar plans had: the readings of its words and cues, as they list risks.
+        read = [(m, v) for m, v in readings.items() if v >= LISTED_READING]
+        listed = dict(sorted(read, key=lambda t: (-t[1], t[0]))[:MAX_RISKS])
+        backed = {m: v for m, v in listed.items() if m in plan_backed}
+        gaps = self._gaps(plan, backed, set(listed), precedents)
         gap_modes = {m for g in gaps for m in g["risks"]}
         return Review(
             plan=plan,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from ingest.sentences import Sentence, split_sentences
 from service.embedding import Embedder
 from service.labelled import LABELLED, Passage, load_passages, split
 from service.library import TagResult
+from service.model_cache import cached
 from service.signals import Mentions, SignalMatcher
 from service.taxonomy import Mode
 
@@ -381,20 +381,14 @@ class Tagger:
             train_split, _ = split(load_passages(LABELLED, set(self.by_id)))
             self._passages = train_split
         fingerprint = _fingerprint(self._passages, self.modes, self.embedder.name)
-        path = self.cache_dir / f"tagger-{fingerprint}.pkl" if self.cache_dir else None
-        if path is not None and path.exists():
-            with path.open("rb") as handle:
-                model = pickle.load(handle)  # our own file, written below
-            if isinstance(model, TaggerModel) and model.fingerprint == fingerprint:
-                return model
-        model = train(self._passages, self.modes, self.embedder)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            with tmp.open("wb") as handle:
-                pickle.dump(model, handle)
-            tmp.replace(path)
-        return model
+        passages = self._passages
+        return cached(
+            self.cache_dir,
+            "tagger",
+            fingerprint,
+            TaggerModel,
+            lambda: train(passages, self.modes, self.embedder),
+        )
 
     # The doors call these two.
 
@@ -409,8 +403,7 @@ class Tagger:
             raise TagError("nothing to tag: the text is empty")
         if len(text) > MAX_TAG_CHARS:
             raise TagError(f"text too long: {len(text):,} characters (at most {MAX_TAG_CHARS:,})")
-        long = len(text.split()) > LONG_TEXT_WORDS
-        windows = windows_of(text, LONG_WINDOW_WORDS if long else WINDOW_WORDS)
+        windows = text_windows(text)
         vectors, profile = self.embedder.encode_layers([w.text for w in windows])
         prob = self.score_windows(windows, profile)
         report = self._tag(windows, prob)
@@ -541,6 +534,12 @@ def select(prob: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
         if ratio[w, j] >= LEAST_RATIO:
             chosen[w, j] = True
     return chosen
+
+
+def text_windows(text: str) -> list[Window]:
+    """The windows free text is read in: short ones, or chunk-sized ones for a long text."""
+    long = len(text.split()) > LONG_TEXT_WORDS
+    return windows_of(text, LONG_WINDOW_WORDS if long else WINDOW_WORDS)
 
 
 def windows_of(text: str, words: int = WINDOW_WORDS) -> list[Window]:

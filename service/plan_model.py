@@ -1,0 +1,176 @@
+"""What change review learns from labelled change plans (``corpus/plans/*.yaml``).
+
+Each labelled plan says which failure modes a careful reviewer raised for it. A logistic
+regression per mode learns, from the plan's embedding and the review's own readings of its
+text (the tagger's scores and the cues of change type and scope), which kinds of change meet
+which modes ("rotate the signing key" → expiry, auth-failure; "reindex 1.2B docs" →
+resource-exhaustion) and how far each reading can be trusted. The review blends its
+probability into each risk and cites the most similar labelled plans that raised the mode.
+
+The plans here are for learning only; the benchmark's plan sets (``tests/data``) are never
+among them (a test checks), so ``bench/review.py`` measures plans the model has not seen.
+Trains on first use (tens of seconds: every plan is read once) and keeps the model in the
+cache directory, keyed by a fingerprint of the plans, the tagger, the cues and this code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from service.cues import find_cues, strongest
+from service.model_cache import cached
+from service.tagging import Analysis, Tagger
+
+PLANS = Path(__file__).resolve().parent.parent / "corpus" / "plans"
+PLAN_C = 1.0  # regularisation, chosen by recall@5 on the older plan sets (not round 4)
+SIMILAR_PLANS = 15  # nearest labelled plans searched for examples to cite
+
+
+@dataclass(frozen=True)
+class LabelledPlan:
+    id: str
+    text: str
+    modes: tuple[str, ...]  # what a careful reviewer raises, most important first
+    gaps: tuple[str, ...]  # safeguards it should mention and does not
+    present: tuple[str, ...]  # safeguards it covers
+
+    @property
+    def title(self) -> str:
+        first = " ".join(self.text.split())
+        return first if len(first) <= 90 else first[:89].rsplit(" ", 1)[0] + "…"
+
+
+def load_plans(directory: Path = PLANS, known_modes: set[str] | None = None) -> list[LabelledPlan]:
+    """Every labelled plan of every YAML file in ``directory``, in file and list order."""
+    plans: list[LabelledPlan] = []
+    seen: set[str] = set()
+    for path in sorted(directory.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(data, list):
+            raise ValueError(f"{path}: expected a list of plans")
+        for n, entry in enumerate(data, 1):
+            if not isinstance(entry, dict) or not entry.get("id") or not entry.get("plan"):
+                raise ValueError(f"{path}: plan #{n} needs an id and a plan")
+            plan_id = str(entry["id"])
+            modes = tuple(entry.get("expect_modes") or ())
+            unknown = [m for m in modes if known_modes is not None and m not in known_modes]
+            if unknown or plan_id in seen or not modes:
+                raise ValueError(
+                    f"{path}: plan {plan_id}: duplicate id, no modes or unknown {unknown}"
+                )
+            seen.add(plan_id)
+            plans.append(
+                LabelledPlan(
+                    plan_id,
+                    str(entry["plan"]),
+                    modes,
+                    tuple(entry.get("expect_gaps") or ()),
+                    tuple(entry.get("present_safeguards") or ()),
+                )
+            )
+    return plans
+
+
+@dataclass
+class PlanModel:
+    mode_ids: list[str]
+    coef: np.ndarray  # (modes, features)
+    bias: np.ndarray  # (modes,)
+    vectors: np.ndarray  # (plans, dimension): the labelled plans, to cite the nearest
+    labels: np.ndarray  # (plans, modes) bool
+    plan_ids: list[str]
+    titles: list[str]
+    fingerprint: str
+
+    def proba(self, analysis: Analysis, cues: dict[str, float]) -> dict[str, float]:
+        """How likely a careful reviewer raises each mode for this plan."""
+        z = self.coef @ features(analysis, cues, self.mode_ids) + self.bias
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        return {m: float(p[j]) for j, m in enumerate(self.mode_ids)}
+
+    def examples(self, vector: np.ndarray, mode_id: str, limit: int = 2) -> list[tuple[str, str]]:
+        """(id, title) of the most similar labelled plans that raised the mode."""
+        if mode_id not in self.mode_ids:
+            return []
+        j = self.mode_ids.index(mode_id)
+        nearest = np.argsort(-(self.vectors @ vector), kind="stable")[:SIMILAR_PLANS]
+        return [(self.plan_ids[i], self.titles[i]) for i in nearest if self.labels[i, j]][:limit]
+
+
+def cue_strengths(plan: str, analysis: Analysis) -> dict[str, float]:
+    """The strongest cue of change type or scope for each mode the plan's phrases raise."""
+    return strongest(find_cues(plan, analysis.scores, analysis.thresholds))
+
+
+def features(analysis: Analysis, cues: dict[str, float], mode_ids: Sequence[str]) -> np.ndarray:
+    """The plan's embedding, each mode's cue strength, and each mode's tagger score as a
+    share of its threshold (capped at three times it, scaled to 0-1)."""
+    ratio = [
+        min(analysis.scores.get(m, 0.0) / max(analysis.thresholds.get(m, 1.0), 1e-6), 3.0) / 3
+        for m in mode_ids
+    ]
+    return np.concatenate([analysis.vector, [cues.get(m, 0.0) for m in mode_ids], ratio]).astype(
+        np.float32
+    )
+
+
+def train(
+    plans: Sequence[LabelledPlan], tagger: Tagger, mode_ids: list[str], fingerprint: str
+) -> PlanModel:
+    """Read every plan as review does, then fit one logistic regression per mode."""
+    from sklearn.linear_model import LogisticRegression
+
+    analyses = [tagger.analyse(p.text) for p in plans]
+    x = np.stack(
+        [
+            features(a, cue_strengths(p.text, a), mode_ids)
+            for p, a in zip(plans, analyses, strict=True)
+        ]
+    )
+    labels = np.array([[m in p.modes for m in mode_ids] for p in plans], dtype=bool)
+    coef = np.zeros((len(mode_ids), x.shape[1]), dtype=np.float32)
+    bias = np.full(len(mode_ids), -8.0, dtype=np.float32)
+    for j in range(len(mode_ids)):
+        y = labels[:, j]
+        if 0 < y.sum() < len(y):
+            fitted = LogisticRegression(C=PLAN_C, max_iter=5000).fit(x, y)
+            coef[j], bias[j] = fitted.coef_[0], fitted.intercept_[0]
+    return PlanModel(
+        mode_ids=list(mode_ids),
+        coef=coef,
+        bias=bias,
+        vectors=np.stack([a.vector for a in analyses]),
+        labels=labels,
+        plan_ids=[p.id for p in plans],
+        titles=[p.title for p in plans],
+        fingerprint=fingerprint,
+    )
+
+
+def fingerprint(plans: Sequence[LabelledPlan], tagger: Tagger) -> str:
+    """Changes whenever the plans, the tagger's model, the cues or this code changes."""
+    digest = hashlib.sha256(tagger.model.fingerprint.encode())
+    for module in ("plan_model.py", "cues.py"):
+        digest.update((Path(__file__).parent / module).read_bytes())
+    for p in plans:
+        digest.update(f"{p.id}|{p.text}|{','.join(p.modes)}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def load_or_train(
+    tagger: Tagger, cache_dir: Path | None, directory: Path = PLANS
+) -> PlanModel | None:
+    """The model of the labelled plans in ``directory`` (None when there are none), from
+    the cache when it holds this fingerprint."""
+    mode_ids = list(tagger.model.mode_ids)
+    plans = load_plans(directory, set(mode_ids))
+    if not plans:
+        return None
+    key = fingerprint(plans, tagger)
+    return cached(cache_dir, "plans", key, PlanModel, lambda: train(plans, tagger, mode_ids, key))

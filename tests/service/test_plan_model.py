@@ -1,0 +1,78 @@
+"""What review learns from labelled plans: loading them, the model, and what it adds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from service import plan_model
+from service.hindsight import Hindsight
+from tests.conftest import DATA
+
+BLIND = yaml.safe_load((DATA / "review_plans_blind4.yaml").read_text())
+
+
+def _write(path: Path, plans: list[dict]) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "plans.yaml").write_text(yaml.safe_dump(plans))
+    return path
+
+
+def test_bad_plan_files_are_refused_with_the_file_and_plan_named(tmp_path: Path) -> None:
+    good = {"id": "a", "plan": "Rotate the key.", "expect_modes": ["expiry"]}
+    assert plan_model.load_plans(_write(tmp_path / "ok", [good]), {"expiry"})[0].modes == (
+        "expiry",
+    )
+    cases = {
+        "unknown": [{**good, "expect_modes": ["not-a-mode"]}],
+        "duplicate": [good, good],
+        "no-modes": [{**good, "expect_modes": []}],
+        "no-text": [{"id": "b", "expect_modes": ["expiry"]}],
+    }
+    for name, plans in cases.items():
+        with pytest.raises(ValueError, match=r"plans\.yaml"):
+            plan_model.load_plans(_write(tmp_path / name, plans), {"expiry"})
+
+
+@pytest.fixture(scope="module")
+def model(corpus_app: Hindsight) -> plan_model.PlanModel:
+    model = corpus_app.reviewer.plans
+    assert model is not None
+    return model
+
+
+def test_the_model_is_trained_once_and_then_read_from_the_cache(
+    corpus_app: Hindsight, model: plan_model.PlanModel
+) -> None:
+    cached = list(corpus_app.config.cache_path.glob(f"plans-{model.fingerprint}.pkl"))
+    assert len(cached) == 1
+    again = plan_model.load_or_train(corpus_app.tagger, corpus_app.config.cache_path)
+    assert again is not None and again.fingerprint == model.fingerprint
+    assert np.array_equal(again.coef, model.coef)
+    assert len(model.plan_ids) == len(plan_model.load_plans()) >= 300
+
+
+def test_unseen_plans_get_their_expected_modes_above_the_wrong_ones(
+    corpus_app: Hindsight, model: plan_model.PlanModel
+) -> None:
+    """On the fourth blind plan set (never learned from), the modes a reviewer expects get a
+    clearly higher probability than the modes marked wrong to raise."""
+    expected, wrong = [], []
+    for plan in BLIND:
+        analysis = corpus_app.tagger.analyse(plan["plan"])
+        proba = model.proba(analysis, plan_model.cue_strengths(plan["plan"], analysis))
+        expected += [proba[m] for m in plan["expect_modes"]]
+        wrong += [proba[m] for m in plan["wrong_modes"]]
+    assert np.mean(expected) > np.mean(wrong) + 0.25
+
+
+def test_a_review_cites_the_similar_labelled_plans_behind_a_risk(corpus_app: Hindsight) -> None:
+    plan = "Rotate the JWT signing key of the auth service this afternoon and delete the old key."
+    risks = {r["mode"]: r for r in corpus_app.review(plan).as_dict()["risks"]}
+    assert "auth-failure" in risks
+    cited = [r for r in risks["auth-failure"]["reasons"] if r.startswith("Reviewers raised it")]
+    ids = {p.id for p in plan_model.load_plans()}
+    assert cited and any(f"({i})" in cited[0] for i in ids)
