@@ -1,8 +1,8 @@
 """What change review learns from labelled change plans (``corpus/plans/*.yaml``).
 
 Each labelled plan says which failure modes a careful reviewer raised for it. A logistic
-regression per mode learns, from the plan's embedding and the review's own readings of its
-text (the tagger's scores and the cues of change type and scope), which kinds of change meet
+regression per mode learns, from the plan's embedding, its words and the review's own
+readings of its text (the tagger's scores and the cues of change type and scope), which kinds of change meet
 which modes ("rotate the signing key" → expiry, auth-failure; "reindex 1.2B docs" →
 resource-exhaustion) and how far each reading can be trusted. The review blends its
 probability into each risk and cites the most similar labelled plans that raised the mode.
@@ -19,6 +19,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -82,15 +83,19 @@ class PlanModel:
     mode_ids: list[str]
     coef: np.ndarray  # (modes, features)
     bias: np.ndarray  # (modes,)
+    words: Any  # the fitted TF-IDF of the plans' words and word pairs
     vectors: np.ndarray  # (plans, dimension): the labelled plans, to cite the nearest
     labels: np.ndarray  # (plans, modes) bool
     plan_ids: list[str]
     titles: list[str]
     fingerprint: str
 
-    def proba(self, analysis: Analysis, cues: dict[str, float]) -> dict[str, float]:
+    def proba(self, plan: str, analysis: Analysis, cues: dict[str, float]) -> dict[str, float]:
         """How likely a careful reviewer raises each mode for this plan."""
-        z = self.coef @ features(analysis, cues, self.mode_ids) + self.bias
+        dense = features(analysis, cues, self.mode_ids)
+        words = self.words.transform([plan])
+        z = self.coef[:, : len(dense)] @ dense + np.asarray(words @ self.coef[:, len(dense) :].T)[0]
+        z += self.bias
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
         return {m: float(p[j]) for j, m in enumerate(self.mode_ids)}
 
@@ -123,16 +128,23 @@ def features(analysis: Analysis, cues: dict[str, float], mode_ids: Sequence[str]
 def train(
     plans: Sequence[LabelledPlan], tagger: Tagger, mode_ids: list[str], fingerprint: str
 ) -> PlanModel:
-    """Read every plan as review does, then fit one logistic regression per mode."""
+    """Read every plan as review does, then fit one logistic regression per mode on those
+    readings and the plan's words (which name kinds of change: "reboot", "drop", "rotate")."""
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     analyses = [tagger.analyse(p.text) for p in plans]
-    x = np.stack(
+    dense = np.stack(
         [
             features(a, cue_strengths(p.text, a), mode_ids)
             for p, a in zip(plans, analyses, strict=True)
         ]
     )
+    words = TfidfVectorizer(
+        ngram_range=(1, 2), min_df=2, sublinear_tf=True, stop_words="english"
+    ).fit([p.text for p in plans])
+    x = hstack([csr_matrix(dense), words.transform([p.text for p in plans])]).tocsr()
     labels = np.array([[m in p.modes for m in mode_ids] for p in plans], dtype=bool)
     coef = np.zeros((len(mode_ids), x.shape[1]), dtype=np.float32)
     bias = np.full(len(mode_ids), -8.0, dtype=np.float32)
@@ -145,6 +157,7 @@ def train(
         mode_ids=list(mode_ids),
         coef=coef,
         bias=bias,
+        words=words,
         vectors=np.stack([a.vector for a in analyses]),
         labels=labels,
         plan_ids=[p.id for p in plans],

@@ -132,7 +132,9 @@ class Reviewer:
         for hit in found:
             cue_hits.setdefault(hit.mode, []).append(hit)
         plan_backed: set[str] = set(cue_hits)
-        learned = self.plans.proba(analysis, strongest(found)) if self.plans is not None else {}
+        learned = (
+            self.plans.proba(plan, analysis, strongest(found)) if self.plans is not None else {}
+        )
         risks = []
         readings: dict[str, float] = {}  # each mode's score before the labelled plans' share
         for mode_id, mode in names.items():

@@ -63,7 +63,9 @@ def test_unseen_plans_get_their_expected_modes_above_the_wrong_ones(
     expected, wrong = [], []
     for plan in BLIND:
         analysis = corpus_app.tagger.analyse(plan["plan"])
-        proba = model.proba(analysis, plan_model.cue_strengths(plan["plan"], analysis))
+        proba = model.proba(
+            plan["plan"], analysis, plan_model.cue_strengths(plan["plan"], analysis)
+        )
         expected += [proba[m] for m in plan["expect_modes"]]
         wrong += [proba[m] for m in plan["wrong_modes"]]
     assert np.mean(expected) > np.mean(wrong) + 0.25
