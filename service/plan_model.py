@@ -4,8 +4,9 @@ Each labelled plan says which failure modes a careful reviewer raised for it. A 
 regression per mode learns, from the plan's embedding, its words and the review's own
 readings of its text (the tagger's scores and the cues of change type and scope), which kinds of change meet
 which modes ("rotate the signing key" → expiry, auth-failure; "reindex 1.2B docs" →
-resource-exhaustion) and how far each reading can be trusted. The review blends its
-probability into each risk and cites the most similar labelled plans that raised the mode.
+resource-exhaustion) and how far each reading can be trusted. Beside it, the most
+similar labelled plans vote. The review blends the two into each risk and cites the most
+similar labelled plans that raised the mode.
 
 The plans here are for learning only; the benchmark's plan sets (``tests/data``) are never
 among them (a test checks), so ``bench/review.py`` measures plans the model has not seen.
@@ -30,7 +31,9 @@ from service.tagging import Analysis, Tagger
 
 PLANS = Path(__file__).resolve().parent.parent / "corpus" / "plans"
 PLAN_C = 1.0  # regularisation, chosen by recall@5 on the older plan sets (not round 4)
-SIMILAR_PLANS = 15  # nearest labelled plans searched for examples to cite
+SIMILAR_PLANS = 15  # nearest labelled plans that vote, and are searched for examples to cite
+VOTE_SHARE = 0.25  # of the probability from their vote (the rest: the regression)
+VOTE_TEMPERATURE = 0.05  # of the vote's weights over cosine similarity
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,16 @@ class PlanModel:
         z = self.coef[:, : len(dense)] @ dense + np.asarray(words @ self.coef[:, len(dense) :].T)[0]
         z += self.bias
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        p = (1 - VOTE_SHARE) * p + VOTE_SHARE * self.vote(analysis.vector)
         return {m: float(p[j]) for j, m in enumerate(self.mode_ids)}
+
+    def vote(self, vector: np.ndarray) -> np.ndarray:
+        """(modes,): the share of the most similar labelled plans that raised each mode,
+        the closest weighing most."""
+        sims = self.vectors @ vector
+        nearest = np.argsort(-sims, kind="stable")[:SIMILAR_PLANS]
+        weight = np.exp((sims[nearest] - sims[nearest].max()) / VOTE_TEMPERATURE)
+        return np.asarray(weight @ self.labels[nearest] / weight.sum())
 
     def examples(self, vector: np.ndarray, mode_id: str, limit: int = 2) -> list[tuple[str, str]]:
         """(id, title) of the most similar labelled plans that raised the mode."""
