@@ -2,11 +2,11 @@
 
 Each labelled plan says which failure modes a careful reviewer raised for it. A logistic
 regression per mode learns, from the plan's embedding, its words and the review's own
-readings of its text (the tagger's scores and the cues of change type and scope), which kinds of change meet
-which modes ("rotate the signing key" → expiry, auth-failure; "reindex 1.2B docs" →
-resource-exhaustion) and how far each reading can be trusted. Beside it, the most
-similar labelled plans vote. The review blends the two into each risk and cites the most
-similar labelled plans that raised the mode.
+readings of its text (the tagger's scores and the cues of change type and scope), which
+kinds of change meet which modes ("rotate the signing key" → expiry, auth-failure; "reindex
+1.2B docs" → resource-exhaustion) and how far each reading can be trusted. Beside it, the
+most similar labelled plans vote. The review blends the two into each risk and cites the
+most similar labelled plans that raised the mode.
 
 The plans here are for learning only; the benchmark's plan sets (``tests/data``) are never
 among them (a test checks), so ``bench/review.py`` measures plans the model has not seen.
@@ -64,10 +64,17 @@ def load_plans(directory: Path = PLANS, known_modes: set[str] | None = None) -> 
             plan_id = str(entry["id"])
             modes = tuple(entry.get("expect_modes") or ())
             unknown = [m for m in modes if known_modes is not None and m not in known_modes]
-            if unknown or plan_id in seen or not modes:
-                raise ValueError(
-                    f"{path}: plan {plan_id}: duplicate id, no modes or unknown {unknown}"
-                )
+            problem = (
+                "the id is used twice"
+                if plan_id in seen
+                else "it has no expect_modes"
+                if not modes
+                else f"unknown mode(s) {unknown}"
+                if unknown
+                else None
+            )
+            if problem:
+                raise ValueError(f"{path}: plan {plan_id}: {problem}")
             seen.add(plan_id)
             plans.append(
                 LabelledPlan(

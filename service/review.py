@@ -1,6 +1,6 @@
 """Change review: a plan in; risks with precedents, incidents, runbooks, a checklist, gaps out.
 
-Three readings of the plan are combined per failure mode, as a senior reviewer would:
+Four readings of the plan are combined per failure mode, as a senior reviewer would:
 
 - the tagger's reading of the plan text (what it says could happen);
 - cues of change type and scope (`service/cues.py`: "DaemonSet", "all clusters", "BGP");
@@ -9,9 +9,9 @@ Three readings of the plan are combined per failure mode, as a senior reviewer w
 
 The first three are combined by a noisy-or, so any one strong reading raises a mode and
 agreeing readings raise it further; the last is blended in, since it has learned which kinds
-of change meet which modes beyond the phrases the cue table names. Runbooks and checklist items are chosen by the risks they
-guard against; gaps are safeguards that matter for those risks and that the plan does not
-mention (`service/safeguards.py`).
+of change meet which modes beyond the phrases the cue table names. Runbooks and checklist
+items are chosen by the risks they guard against; gaps are safeguards that matter for the
+risks the plan itself shows and that it does not mention (`service/safeguards.py`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ MAX_RISKS = 8
 HIGH_WITHOUT_CUE = 0.69
 PRECEDENTS = 10  # similar incidents whose modes count as evidence
 WEIGHT = {"tagger": 0.75, "cue": 1.0, "precedent": 0.55}
-STRONG_CUE = 0.75
+STRONG_CUE = 0.75  # a cue this strong keeps its score whatever the labelled plans say
 LEARNED_SHARE = 0.8  # of a risk's confidence from the labelled plans (plan_model.py)
 SNIPPET_SECTIONS = ("trigger", "root_cause", "summary", "impact")
 MAX_RUNBOOKS = 5

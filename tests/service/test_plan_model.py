@@ -27,14 +27,14 @@ def test_bad_plan_files_are_refused_with_the_file_and_plan_named(tmp_path: Path)
         "expiry",
     )
     cases = {
-        "unknown": [{**good, "expect_modes": ["not-a-mode"]}],
-        "duplicate": [good, good],
-        "no-modes": [{**good, "expect_modes": []}],
-        "no-text": [{"id": "b", "expect_modes": ["expiry"]}],
+        "unknown mode": [{**good, "expect_modes": ["not-a-mode"]}],
+        "used twice": [good, good],
+        "no expect_modes": [{**good, "expect_modes": []}],
+        "needs an id and a plan": [{"id": "b", "expect_modes": ["expiry"]}],
     }
-    for name, plans in cases.items():
-        with pytest.raises(ValueError, match=r"plans\.yaml"):
-            plan_model.load_plans(_write(tmp_path / name, plans), {"expiry"})
+    for n, (message, plans) in enumerate(cases.items()):
+        with pytest.raises(ValueError, match=rf"plans\.yaml: .*{message}"):
+            plan_model.load_plans(_write(tmp_path / str(n), plans), {"expiry"})
 
 
 @pytest.fixture(scope="module")
