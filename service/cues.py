@@ -215,6 +215,8 @@ class CueHit:
 
 # Modes that follow from others: when the API servers are overwhelmed, the rollback that
 # needs them fails too.
+STRONG_CUE = 0.75  # a cue this strong raises its consequences and keeps what it raised
+
 CONSEQUENCES = (
     (
         "control-plane-overload",
@@ -241,7 +243,7 @@ def find_cues(
                 hits.append(CueHit(mode, strength, match.group(0), cue.why))
             break  # one phrase per cue is enough to say why
     for cause, effect, strength, why in CONSEQUENCES:
-        strong = [h for h in hits if h.mode == cause and h.strength >= 0.75]
+        strong = [h for h in hits if h.mode == cause and h.strength >= STRONG_CUE]
         tagged = bool(scores and thresholds and scores.get(cause, 0) >= thresholds.get(cause, 1))
         if strong or tagged:
             phrase = strong[0].phrase if strong else "the plan's wording"

@@ -113,9 +113,8 @@ class PlanModel:
     def vote(self, vector: np.ndarray) -> np.ndarray:
         """(modes,): the share of the most similar labelled plans that raised each mode,
         the closest weighing most."""
-        sims = self.vectors @ vector
-        nearest = np.argsort(-sims, kind="stable")[:SIMILAR_PLANS]
-        weight = np.exp((sims[nearest] - sims[nearest].max()) / VOTE_TEMPERATURE)
+        nearest, sims = self._nearest(vector)
+        weight = np.exp((sims - sims.max()) / VOTE_TEMPERATURE)
         return np.asarray(weight @ self.labels[nearest] / weight.sum())
 
     def examples(self, vector: np.ndarray, mode_id: str, limit: int = 2) -> list[tuple[str, str]]:
@@ -123,8 +122,14 @@ class PlanModel:
         if mode_id not in self.mode_ids:
             return []
         j = self.mode_ids.index(mode_id)
-        nearest = np.argsort(-(self.vectors @ vector), kind="stable")[:SIMILAR_PLANS]
+        nearest, _ = self._nearest(vector)
         return [(self.plan_ids[i], self.titles[i]) for i in nearest if self.labels[i, j]][:limit]
+
+    def _nearest(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and cosine similarities of the SIMILAR_PLANS closest labelled plans."""
+        sims = self.vectors @ vector
+        nearest = np.argsort(-sims, kind="stable")[:SIMILAR_PLANS]
+        return nearest, sims[nearest]
 
 
 def cue_strengths(plan: str, analysis: Analysis) -> dict[str, float]:

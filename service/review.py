@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from service import models
-from service.cues import find_cues, strongest
+from service.cues import STRONG_CUE, find_cues, strongest
 from service.db import store_revision
 from service.embedding import from_bytes
 from service.plan_model import PlanModel
@@ -41,7 +41,6 @@ MAX_RISKS = 8
 HIGH_WITHOUT_CUE = 0.69
 PRECEDENTS = 10  # similar incidents whose modes count as evidence
 WEIGHT = {"tagger": 0.75, "cue": 1.0, "precedent": 0.55}
-STRONG_CUE = 0.75  # a cue this strong keeps its score whatever the labelled plans say
 LEARNED_SHARE = 0.8  # of a risk's confidence from the labelled plans (plan_model.py)
 SNIPPET_SECTIONS = ("trigger", "root_cause", "summary", "impact")
 MAX_RUNBOOKS = 5

@@ -27,10 +27,10 @@ class Safeguard:
     # raised by precedents alone (a wide blast radius is the change's, whatever its wording)
     matters_when_listed: frozenset[str] = frozenset()
 
-    def applies(self, plan: str, risks: set[str], listed: set[str] | None = None) -> bool:
+    def applies(self, plan: str, risks: set[str], listed: set[str]) -> bool:
         if self.moot_when is not None and self.moot_when.search(plan):
             return False
-        if self.always or self.matters_for & risks or self.matters_when_listed & (listed or set()):
+        if self.always or self.matters_for & risks or self.matters_when_listed & listed:
             return True
         return bool(self.needed_when is not None and self.needed_when.search(plan))
 
@@ -202,9 +202,12 @@ def mentioned(plan: str, safeguard: Safeguard) -> str | None:
 def dropped(plan: str, safeguard: Safeguard) -> str | None:
     """The plan's phrase that names the safeguard only to leave it out ("no canary this
     time", "skipping the canary stage"), or None. Such a plan always has that gap."""
-    if mentioned(plan, safeguard):
-        return None
-    return next((m.group(0) for m in safeguard.present.finditer(plan)), None)
+    first = None
+    for match in safeguard.present.finditer(plan):
+        if not _denied(plan, match.start()):
+            return None  # covered after all
+        first = first or match.group(0)
+    return first
 
 
 def _denied(plan: str, start: int) -> bool:
