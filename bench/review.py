@@ -16,8 +16,16 @@ every safeguard the plan does not mention):
 
 Targets: recall@5 >= 0.85, wrong-in-top-3 <= 10 %, gap F1 >= 0.8, clearly above the baseline.
 
-The review learns from the labelled plans in corpus/plans/ (service/plan_model.py); none of the
-plans measured here is among them (tests/corpus/test_corpus.py checks).
+The review learns from the labelled plans in corpus/plans/ (service/plan_model.py) which risks
+to raise and which safeguards to ask about; none of the plans measured here is among them
+(tests/corpus/test_corpus.py checks).
+
+    .venv/bin/python bench/review.py --cross-validate
+
+also measures the labelled plans themselves, five folds over the plan files (each file one
+writer): each fold's plans are reviewed by a model trained on the other folds' files, beside
+the rules alone. This is where the review's learned settings were chosen, never on the plan
+sets above.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from service import plan_model
 from service.config import Config
 from service.hindsight import Hindsight
 from service.safeguards import SAFEGUARDS, mentioned
@@ -80,6 +89,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", help="reuse a store with the corpus loaded")
     parser.add_argument("--verbose", action="store_true", help="print each plan's misses")
+    parser.add_argument(
+        "--cross-validate", action="store_true", help="also five folds over the plan files"
+    )
     args = parser.parse_args()
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="hindsight-bench-review-")
     hs = Hindsight(Config.load({"data_dir": data_dir}))
@@ -99,6 +111,42 @@ def main() -> None:
         f"\nreview latency after warm-up ({len(ms)} reviews): p50 {np.percentile(ms, 50):.0f} ms, "
         f"p99 {np.percentile(ms, 99):.0f} ms (target p50 < 300 ms)"
     )
+    if args.cross_validate:
+        _cross_validate(hs)
+
+
+def _cross_validate(hs: Hindsight, folds: int = 5) -> None:
+    """Review each labelled plan with a model that never saw its file, and with the rules."""
+    reviewer = hs.reviewer
+    trained = reviewer.plans
+    tagger = reviewer.tagger
+    files = sorted(plan_model.PLANS.glob("*.yaml"))
+    by_file = {f.stem: plan_model.load_plan_file(f, set(tagger.model.mode_ids)) for f in files}
+    names = sorted(by_file)
+    results: dict[str, list] = {"rules alone": [[], [], []], "learned": [[], [], []]}
+    for k in range(folds):
+        held = {n for i, n in enumerate(names) if i % folds == k}
+        learn = [p for n in names if n not in held for p in by_file[n]]
+        model = plan_model.train(learn, tagger, list(tagger.model.mode_ids), f"fold-{k}")
+        for label, plans in (("rules alone", None), ("learned", model)):
+            reviewer.plans = plans
+            for n in sorted(held):
+                for p in by_file[n]:
+                    result = reviewer.review(p.text).as_dict()
+                    results[label][0].append(
+                        {"expect_modes": list(p.modes), "expect_gaps": list(p.gaps)}
+                    )
+                    results[label][1].append([r["mode"] for r in result["risks"]])
+                    results[label][2].append({g["id"] for g in result["gaps"]})
+        print(f"fold {k + 1} of {folds}: held out {', '.join(sorted(held))}", flush=True)
+    reviewer.plans = trained
+    total = sum(len(v) for v in by_file.values())
+    print(f"\nlabelled plans, {folds} folds over {len(files)} files ({total} plans)")
+    print(f"{'metric':16} {'learned':>8} {'rules':>9}")
+    learned = evaluate(*results["learned"])
+    rules = evaluate(*results["rules alone"])
+    for key in ("recall@3", "recall@5", "gap precision", "gap recall", "gap F1"):
+        print(f"{key:16} {learned[key]:8.3f} {rules[key]:9.3f}")
 
 
 def _evaluate_set(

@@ -211,11 +211,12 @@ class CueHit:
     strength: float
     phrase: str
     why: str
+    consequence: bool = False  # raised because a cause it follows from was raised
 
 
 # Modes that follow from others: when the API servers are overwhelmed, the rollback that
 # needs them fails too.
-STRONG_CUE = 0.75  # a cue this strong raises its consequences and keeps what it raised
+STRONG_CUE = 0.75  # a cue this strong raises its consequences
 
 CONSEQUENCES = (
     (
@@ -247,7 +248,7 @@ def find_cues(
         tagged = bool(scores and thresholds and scores.get(cause, 0) >= thresholds.get(cause, 1))
         if strong or tagged:
             phrase = strong[0].phrase if strong else "the plan's wording"
-            hits.append(CueHit(effect, strength, phrase, why))
+            hits.append(CueHit(effect, strength, phrase, why, consequence=True))
     return hits
 
 

@@ -8,6 +8,10 @@ kinds of change meet which modes ("rotate the signing key" → expiry, auth-fail
 most similar labelled plans vote. The review blends the two into each risk and cites the
 most similar labelled plans that raised the mode.
 
+The same plans teach which safeguards reviewers ask about: a second logistic regression per
+safeguard, over the same readings and words and whether the plan already names the safeguard,
+says how likely a careful reviewer would ask the plan's author about it.
+
 The plans here are for learning only; the benchmark's plan sets (``tests/data``) are never
 among them (a test checks), so ``bench/review.py`` measures plans the model has not seen.
 Trains on first use (tens of seconds: every plan is read once) and keeps the model in the
@@ -27,6 +31,7 @@ import yaml
 
 from service.cues import find_cues, strongest
 from service.model_cache import cached
+from service.safeguards import SAFEGUARDS, dropped, mentioned
 from service.tagging import Analysis, Tagger
 
 PLANS = Path(__file__).resolve().parent.parent / "corpus" / "plans"
@@ -34,6 +39,8 @@ PLAN_C = 1.0  # regularisation, chosen by recall@5 on the older plan sets (not r
 SIMILAR_PLANS = 15  # nearest labelled plans that vote, and are searched for examples to cite
 VOTE_SHARE = 0.25  # of the probability from their vote (the rest: the regression)
 VOTE_TEMPERATURE = 0.05  # of the vote's weights over cosine similarity
+GAP_C = 1.0  # regularisation of the safeguard regressions, chosen by cross-validation over
+# the plan files (each file one writer), never on the benchmark's plan sets
 
 
 @dataclass(frozen=True)
@@ -55,36 +62,48 @@ def load_plans(directory: Path = PLANS, known_modes: set[str] | None = None) -> 
     plans: list[LabelledPlan] = []
     seen: set[str] = set()
     for path in sorted(directory.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if not isinstance(data, list):
-            raise ValueError(f"{path}: expected a list of plans")
-        for n, entry in enumerate(data, 1):
-            if not isinstance(entry, dict) or not entry.get("id") or not entry.get("plan"):
-                raise ValueError(f"{path}: plan #{n} needs an id and a plan")
-            plan_id = str(entry["id"])
-            modes = tuple(entry.get("expect_modes") or ())
-            unknown = [m for m in modes if known_modes is not None and m not in known_modes]
-            problem = (
-                "the id is used twice"
-                if plan_id in seen
-                else "it has no expect_modes"
-                if not modes
-                else f"unknown mode(s) {unknown}"
-                if unknown
-                else None
+        for plan in load_plan_file(path, known_modes):
+            if plan.id in seen:
+                raise ValueError(f"{path}: plan {plan.id}: the id is used twice")
+            seen.add(plan.id)
+            plans.append(plan)
+    return plans
+
+
+def load_plan_file(path: Path, known_modes: set[str] | None = None) -> list[LabelledPlan]:
+    """The labelled plans of one YAML file, in list order."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a list of plans")
+    plans: list[LabelledPlan] = []
+    seen: set[str] = set()
+    for n, entry in enumerate(data, 1):
+        if not isinstance(entry, dict) or not entry.get("id") or not entry.get("plan"):
+            raise ValueError(f"{path}: plan #{n} needs an id and a plan")
+        plan_id = str(entry["id"])
+        modes = tuple(entry.get("expect_modes") or ())
+        unknown = [m for m in modes if known_modes is not None and m not in known_modes]
+        problem = (
+            "the id is used twice"
+            if plan_id in seen
+            else "it has no expect_modes"
+            if not modes
+            else f"unknown mode(s) {unknown}"
+            if unknown
+            else None
+        )
+        if problem:
+            raise ValueError(f"{path}: plan {plan_id}: {problem}")
+        seen.add(plan_id)
+        plans.append(
+            LabelledPlan(
+                plan_id,
+                str(entry["plan"]),
+                modes,
+                tuple(entry.get("expect_gaps") or ()),
+                tuple(entry.get("present_safeguards") or ()),
             )
-            if problem:
-                raise ValueError(f"{path}: plan {plan_id}: {problem}")
-            seen.add(plan_id)
-            plans.append(
-                LabelledPlan(
-                    plan_id,
-                    str(entry["plan"]),
-                    modes,
-                    tuple(entry.get("expect_gaps") or ()),
-                    tuple(entry.get("present_safeguards") or ()),
-                )
-            )
+        )
     return plans
 
 
@@ -99,6 +118,10 @@ class PlanModel:
     plan_ids: list[str]
     titles: list[str]
     fingerprint: str
+    gap_ids: list[str]
+    gap_coef: np.ndarray  # (safeguards, features + safeguard readings + words)
+    gap_bias: np.ndarray  # (safeguards,)
+    gap_labels: np.ndarray  # (plans, safeguards) bool: reviewers asked about it
 
     def proba(self, plan: str, analysis: Analysis, cues: dict[str, float]) -> dict[str, float]:
         """How likely a careful reviewer raises each mode for this plan."""
@@ -109,6 +132,17 @@ class PlanModel:
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
         p = (1 - VOTE_SHARE) * p + VOTE_SHARE * self.vote(analysis.vector)
         return {m: float(p[j]) for j, m in enumerate(self.mode_ids)}
+
+    def gap_proba(self, plan: str, analysis: Analysis, cues: dict[str, float]) -> dict[str, float]:
+        """How likely a careful reviewer asks the author about each safeguard."""
+        dense = features(analysis, cues, self.mode_ids)
+        words = self.words.transform([plan])
+        n = len(dense) + len(SAFEGUARD_READINGS)
+        z = np.asarray(words @ self.gap_coef[:, n:].T)[0] + self.gap_bias
+        for j, reading in enumerate(safeguard_readings(plan)):
+            z[j] += self.gap_coef[j, :n] @ np.concatenate([dense, reading])
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        return {g: float(p[j]) for j, g in enumerate(self.gap_ids)}
 
     def vote(self, vector: np.ndarray) -> np.ndarray:
         """(modes,): the share of the most similar labelled plans that raised each mode,
@@ -121,9 +155,19 @@ class PlanModel:
         """(id, title) of the most similar labelled plans that raised the mode."""
         if mode_id not in self.mode_ids:
             return []
-        j = self.mode_ids.index(mode_id)
+        return self._alike(vector, self.labels[:, self.mode_ids.index(mode_id)], limit)
+
+    def gap_examples(
+        self, vector: np.ndarray, gap_id: str, limit: int = 2
+    ) -> list[tuple[str, str]]:
+        """(id, title) of the most similar labelled plans whose reviewers asked about it."""
+        if gap_id not in self.gap_ids:
+            return []
+        return self._alike(vector, self.gap_labels[:, self.gap_ids.index(gap_id)], limit)
+
+    def _alike(self, vector: np.ndarray, flags: np.ndarray, limit: int) -> list[tuple[str, str]]:
         nearest, _ = self._nearest(vector)
-        return [(self.plan_ids[i], self.titles[i]) for i in nearest if self.labels[i, j]][:limit]
+        return [(self.plan_ids[i], self.titles[i]) for i in nearest if flags[i]][:limit]
 
     def _nearest(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Indices and cosine similarities of the SIMILAR_PLANS closest labelled plans."""
@@ -147,6 +191,18 @@ def features(analysis: Analysis, cues: dict[str, float], mode_ids: Sequence[str]
     return np.concatenate([analysis.vector, [cues.get(m, 0.0) for m in mode_ids], ratio]).astype(
         np.float32
     )
+
+
+SAFEGUARD_READINGS = ("named", "left out", "share of safeguards named")
+
+
+def safeguard_readings(plan: str) -> np.ndarray:
+    """(safeguards, 3): whether the plan names each safeguard, names it only to leave it out,
+    and how many of the safeguards it names (a careful plan names most)."""
+    named = np.array([mentioned(plan, s) is not None for s in SAFEGUARDS], dtype=np.float32)
+    left_out = np.array([dropped(plan, s) is not None for s in SAFEGUARDS], dtype=np.float32)
+    share = np.full(len(SAFEGUARDS), named.mean(), dtype=np.float32)
+    return np.stack([named, left_out, share], axis=1) * 2
 
 
 def train(
@@ -177,6 +233,20 @@ def train(
         if 0 < y.sum() < len(y):
             fitted = LogisticRegression(C=PLAN_C, max_iter=5000).fit(x, y)
             coef[j], bias[j] = fitted.coef_[0], fitted.intercept_[0]
+
+    gap_ids = [s.id for s in SAFEGUARDS]
+    gap_labels = np.array([[g in p.gaps for g in gap_ids] for p in plans], dtype=bool)
+    readings = np.stack([safeguard_readings(p.text) for p in plans])  # (plans, safeguards, 3)
+    gap_coef = np.zeros((len(gap_ids), x.shape[1] + readings.shape[2]), dtype=np.float32)
+    gap_bias = np.full(len(gap_ids), -8.0, dtype=np.float32)
+    for j in range(len(gap_ids)):
+        y = gap_labels[:, j]
+        if 0 < y.sum() < len(y):
+            xj = hstack([csr_matrix(dense), csr_matrix(readings[:, j]), x[:, dense.shape[1] :]])
+            fitted = LogisticRegression(C=GAP_C, class_weight="balanced", max_iter=5000).fit(
+                xj.tocsr(), y
+            )
+            gap_coef[j], gap_bias[j] = fitted.coef_[0], fitted.intercept_[0]
     return PlanModel(
         mode_ids=list(mode_ids),
         coef=coef,
@@ -187,16 +257,20 @@ def train(
         plan_ids=[p.id for p in plans],
         titles=[p.title for p in plans],
         fingerprint=fingerprint,
+        gap_ids=gap_ids,
+        gap_coef=gap_coef,
+        gap_bias=gap_bias,
+        gap_labels=gap_labels,
     )
 
 
 def fingerprint(plans: Sequence[LabelledPlan], tagger: Tagger) -> str:
     """Changes whenever the plans, the tagger's model, the cues or this code changes."""
     digest = hashlib.sha256(tagger.model.fingerprint.encode())
-    for module in ("plan_model.py", "cues.py"):
+    for module in ("plan_model.py", "cues.py", "safeguards.py"):
         digest.update((Path(__file__).parent / module).read_bytes())
     for p in plans:
-        digest.update(f"{p.id}|{p.text}|{','.join(p.modes)}\n".encode())
+        digest.update(f"{p.id}|{p.text}|{','.join(p.modes)}|{','.join(p.gaps)}\n".encode())
     return digest.hexdigest()[:16]
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from service import models
-from service.cues import STRONG_CUE, find_cues, strongest
+from service.cues import find_cues, strongest
 from service.db import store_revision
 from service.embedding import from_bytes
 from service.plan_model import PlanModel
@@ -42,6 +42,13 @@ HIGH_WITHOUT_CUE = 0.69
 PRECEDENTS = 10  # similar incidents whose modes count as evidence
 WEIGHT = {"tagger": 0.75, "cue": 1.0, "precedent": 0.55}
 LEARNED_SHARE = 0.8  # of a risk's confidence from the labelled plans (plan_model.py)
+KEEP_CUE = 0.8  # a cue this strong keeps what it raised (see review); chosen by cross-validation
+# How likely careful reviewers of similar labelled plans were to ask about a safeguard: under
+# GAP_KEEP a gap the rules raise is dropped; from GAP_RAISE the plan is asked about it even
+# where the rules are silent. Chosen by cross-validation over the plan files (one writer
+# each), never on the benchmark's plan sets.
+GAP_KEEP = 0.3
+GAP_RAISE = 0.5
 SNIPPET_SECTIONS = ("trigger", "root_cause", "summary", "impact")
 MAX_RUNBOOKS = 5
 MAX_CHECKLIST = 12
@@ -136,6 +143,7 @@ class Reviewer:
         )
         risks = []
         readings: dict[str, float] = {}  # each mode's score before the labelled plans' share
+        kept: set[str] = set()  # modes whose cue outweighs the labelled plans
         for mode_id, mode in names.items():
             tag = scores.get(mode_id, 0.0)
             tag_part = tag if tag >= thresholds.get(mode_id, 1.0) else tag * 0.4
@@ -158,9 +166,15 @@ class Reviewer:
             readings[mode_id] = score
             if mode_id in learned:
                 blended = LEARNED_SHARE * learned[mode_id] + (1 - LEARNED_SHARE) * score
-                # A strong cue is knowledge the labelled plans may not hold ("DaemonSet" →
-                # an overloaded API server): it keeps what it raised.
-                score = max(blended, score) if cue_part >= STRONG_CUE else blended
+                # A consequence or a very strong cue is knowledge the labelled plans rarely
+                # hold ("DaemonSet" → an overloaded API server, which is also the one the
+                # rollback needs): it keeps what it raised.
+                follows = any(h.consequence for h in cue_hits.get(mode_id, []))
+                if follows or cue_part >= KEEP_CUE:
+                    score = max(blended, score)
+                    kept.add(mode_id)
+                else:
+                    score = blended
                 if mode_id not in cue_hits:
                     score = min(score, HIGH_WITHOUT_CUE)
             level = level_of(score)
@@ -203,7 +217,10 @@ class Reviewer:
         read = [(m, v) for m, v in readings.items() if v >= LISTED_READING]
         listed = dict(sorted(read, key=lambda t: (-t[1], t[0]))[:MAX_RISKS])
         backed = {m: v for m, v in listed.items() if m in plan_backed}
-        gaps = self._gaps(plan, backed, set(listed), precedents)
+        asked = (
+            self.plans.gap_proba(plan, analysis, strongest(found)) if self.plans is not None else {}
+        )
+        gaps = self._gaps(plan, backed, set(listed), precedents, asked, kept, analysis.vector)
         gap_modes = {m for g in gaps for m in g["risks"]}
         return Review(
             plan=plan,
@@ -330,7 +347,8 @@ class Reviewer:
 
     def _checklist(self, risk_score: dict[str, float], gaps: set[str]) -> list[dict[str, Any]]:
         """Items of the checklists that fit this plan best, each for the risk it guards:
-        ranked by that risk, whether it closes a gap, and how well its checklist fits."""
+        ranked by that risk, whether it closes a gap, and how well its checklist fits; each
+        gap is closed by at least one item where a checklist has one."""
         fit = self._relevant("checklist", risk_score)
         top = fit[0][0] if fit else 1.0
         relevance = {doc.id: score / top for score, doc, _ in fit}
@@ -352,13 +370,17 @@ class Reviewer:
             )
             scored.append((score, item, mode))
         scored.sort(key=lambda t: (-t[0], t[1]["source"], t[1]["text"]))
+        # Every gap gets the best item that closes it, then the best of the rest fill the list.
+        closing = [next((e for e in scored if e[1].get("gap") == g), None) for g in sorted(gaps)]
+        first = [e for e in closing if e is not None]
         per_source: dict[str, int] = {}
         chosen = []
-        for entry in scored:
+        for entry in first + [e for e in scored if not any(e is f for f in first)]:
             source = entry[1]["source"]
-            if per_source.get(source, 0) < MAX_PER_CHECKLIST:
+            if per_source.get(source, 0) < MAX_PER_CHECKLIST and len(chosen) < MAX_CHECKLIST:
                 per_source[source] = per_source.get(source, 0) + 1
                 chosen.append(entry)
+        chosen.sort(key=lambda t: (-t[0], t[1]["source"], t[1]["text"]))
         return [
             {
                 "item": item["text"],
@@ -367,7 +389,7 @@ class Reviewer:
                 "gap": item.get("gap"),
                 "why": item.get("why"),
             }
-            for _, item, mode in chosen[:MAX_CHECKLIST]
+            for _, item, mode in chosen
         ]
 
     def _checklist_items(self) -> list[dict[str, Any]]:
@@ -405,17 +427,32 @@ class Reviewer:
         risk_score: dict[str, float],
         listed: set[str],
         precedents: list[dict[str, Any]],
+        asked: dict[str, float],
+        kept: set[str],
+        vector: np.ndarray,
     ) -> list[dict[str, Any]]:
         """Safeguards the plan does not mention that matter for its medium or high risks
         (``risk_score``: those the plan itself shows), for any risk listed at all where the
-        safeguard says so, or that the plan names only to leave out."""
+        safeguard says so, or that the plan names only to leave out. ``asked`` (how likely
+        reviewers of similar labelled plans asked about each) drops the unlikely ones and
+        adds the likely ones the rules miss, but never drops one that a risk in ``kept`` (a
+        cue that outweighs the labelled plans) makes matter."""
         medium = {m for m, s in risk_score.items() if s >= LEVELS[1][1]}
         gaps = []
         for guard in SAFEGUARDS:
             if mentioned(plan, guard):
                 continue
             left_out = dropped(plan, guard)
-            if not guard.applies(plan, medium, listed) and not left_out:
+            by_rules = guard.applies(plan, medium, listed)
+            likely = asked.get(guard.id)
+            if likely is not None and not left_out:
+                by_rules = by_rules and (
+                    likely >= GAP_KEEP or bool(guard.matters_for & medium & kept)
+                )
+                by_plans = likely >= GAP_RAISE and not by_rules
+            else:
+                by_plans = False
+            if not (by_rules or by_plans or left_out):
                 continue
             why = sorted(guard.matters_for & medium, key=lambda m: -risk_score[m]) or sorted(
                 guard.matters_when_listed & listed
@@ -426,6 +463,11 @@ class Reviewer:
                 message = f"The plan leaves out “{left_out}”. {message}"
             if example is not None:
                 message += f" Precedent: {_label(example)}."
+            if by_plans and self.plans is not None:
+                alike = self.plans.gap_examples(vector, guard.id)
+                if alike:
+                    quoted = "; ".join(f"“{title}” ({plan_id})" for plan_id, title in alike)
+                    message += f" Reviewers asked it of similar plans: {quoted}."
             gaps.append(
                 {
                     "id": guard.id,

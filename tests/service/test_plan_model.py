@@ -78,3 +78,41 @@ def test_a_review_cites_the_similar_labelled_plans_behind_a_risk(corpus_app: Hin
     cited = [r for r in risks["auth-failure"]["reasons"] if r.startswith("Reviewers raised it")]
     ids = {p.id for p in plan_model.load_plans()}
     assert cited and any(f"({i})" in cited[0] for i in ids)
+
+
+def test_unseen_plans_get_their_expected_gaps_above_the_rest(
+    corpus_app: Hindsight, model: plan_model.PlanModel
+) -> None:
+    """On the fourth blind plan set, the safeguards a reviewer asks the author about get a
+    clearly higher probability than the ones nobody asked about."""
+    asked, rest = [], []
+    for plan in BLIND:
+        analysis = corpus_app.tagger.analyse(plan["plan"])
+        proba = model.gap_proba(
+            plan["plan"], analysis, plan_model.cue_strengths(plan["plan"], analysis)
+        )
+        assert set(proba) == set(model.gap_ids) and all(0 <= v <= 1 for v in proba.values())
+        for gap_id, p in proba.items():
+            (asked if gap_id in plan.get("expect_gaps", []) else rest).append(p)
+    assert np.mean(asked) > np.mean(rest) + 0.2
+
+
+def test_a_plan_that_names_a_safeguard_is_less_likely_asked_about_it(
+    corpus_app: Hindsight, model: plan_model.PlanModel
+) -> None:
+    """Naming the safeguard lowers how likely reviewers ask about it (review also never asks
+    about a safeguard the plan names: service/safeguards.py decides that)."""
+    purge = "Purge every event row older than 90 days from the analytics database tonight."
+    agent = "Roll out the new metrics agent as a DaemonSet to all production clusters."
+    pairs = [
+        ("backup", purge, purge + " Take a snapshot backup first and test restoring it."),
+        ("staged-rollout", agent, agent.replace("all", "one canary cluster, then the rest of the")),
+    ]
+
+    def asked(plan: str, gap_id: str) -> float:
+        analysis = corpus_app.tagger.analyse(plan)
+        return model.gap_proba(plan, analysis, plan_model.cue_strengths(plan, analysis))[gap_id]
+
+    for gap_id, bare, careful in pairs:
+        assert asked(bare, gap_id) >= 0.5
+        assert asked(careful, gap_id) < asked(bare, gap_id) - 0.15

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -78,6 +79,19 @@ def test_a_safeguard_the_plan_sets_aside_is_a_gap_that_quotes_it(corpus_app: Hin
     gaps = {g["id"]: g for g in corpus_app.review(plan).as_dict()["gaps"]}
     assert "staged-rollout" in gaps
     assert "leaves out “canary”" in gaps["staged-rollout"]["message"]
+
+
+def test_a_gap_the_rules_miss_is_asked_with_the_similar_plans_behind_it(
+    corpus_app: Hindsight,
+) -> None:
+    """Turning off password logins locks people out when SSO fails; no rule names that, but
+    reviewers of similar labelled plans asked for a way in, and the gap cites them."""
+    plan = "Enable mandatory SSO for all employees at 9am Monday and disable password login."
+    gaps = {g["id"]: g for g in corpus_app.review(plan).as_dict()["gaps"]}
+    assert "break-glass-access" in gaps
+    message = gaps["break-glass-access"]["message"]
+    assert "Reviewers asked it of similar plans" in message
+    assert re.search(r"\(p-[\w-]+\)\.$", message)
 
 
 @pytest.mark.parametrize(
