@@ -42,7 +42,7 @@ HIGH_WITHOUT_CUE = 0.69
 PRECEDENTS = 10  # similar incidents whose modes count as evidence
 WEIGHT = {"tagger": 0.75, "cue": 1.0, "precedent": 0.55}
 LEARNED_SHARE = 0.8  # of a risk's confidence from the labelled plans (plan_model.py)
-KEEP_CUE = 0.8  # a cue this strong keeps what it raised (see review); chosen by cross-validation
+KEEP_CUE = 0.8  # a cue this strong keeps what it raised, whatever the labelled plans say
 # How likely careful reviewers of similar labelled plans were to ask about a safeguard: under
 # GAP_KEEP a gap the rules raise is dropped; from GAP_RAISE the plan is asked about it even
 # where the rules are silent. Chosen by cross-validation over the plan files (one writer
