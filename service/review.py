@@ -374,7 +374,7 @@ class Reviewer:
         closing = [next((e for e in scored if e[1].get("gap") == g), None) for g in sorted(gaps)]
         first = [e for e in closing if e is not None]
         per_source: dict[str, int] = {}
-        chosen = []
+        chosen: list[tuple[float, dict[str, Any], str]] = []
         for entry in first + [e for e in scored if not any(e is f for f in first)]:
             source = entry[1]["source"]
             if per_source.get(source, 0) < MAX_PER_CHECKLIST and len(chosen) < MAX_CHECKLIST:
