@@ -138,9 +138,8 @@ class Reviewer:
         for hit in found:
             cue_hits.setdefault(hit.mode, []).append(hit)
         plan_backed: set[str] = set(cue_hits)
-        learned = (
-            self.plans.proba(plan, analysis, strongest(found)) if self.plans is not None else {}
-        )
+        cue_strength = strongest(found)
+        learned = self.plans.proba(plan, analysis, cue_strength) if self.plans is not None else {}
         risks = []
         readings: dict[str, float] = {}  # each mode's score before the labelled plans' share
         kept: set[str] = set()  # modes whose cue outweighs the labelled plans
@@ -149,7 +148,7 @@ class Reviewer:
             tag_part = tag if tag >= thresholds.get(mode_id, 1.0) else tag * 0.4
             if tag >= thresholds.get(mode_id, 1.0):
                 plan_backed.add(mode_id)
-            cue_part = max((h.strength for h in cue_hits.get(mode_id, [])), default=0.0)
+            cue_part = cue_strength.get(mode_id, 0.0)
             backing = [p for p in precedents if mode_id in p["modes"]]
             support = sum(p["weight"] for p in backing) / max(
                 sum(p["weight"] for p in precedents), 1e-9
@@ -188,8 +187,7 @@ class Reviewer:
             if learned.get(mode_id, 0.0) >= LEVELS[1][1] and self.plans is not None:
                 alike = self.plans.examples(analysis.vector, mode_id)
                 if alike:
-                    quoted = "; ".join(f"“{title}” ({plan_id})" for plan_id, title in alike)
-                    reasons.append(f"Reviewers raised it for similar plans: {quoted}.")
+                    reasons.append(f"Reviewers raised it for similar plans: {_quoted(alike)}.")
             if backing:
                 named = ", ".join(_label(p) for p in backing[:2])
                 reasons.append(
@@ -217,9 +215,7 @@ class Reviewer:
         read = [(m, v) for m, v in readings.items() if v >= LISTED_READING]
         listed = dict(sorted(read, key=lambda t: (-t[1], t[0]))[:MAX_RISKS])
         backed = {m: v for m, v in listed.items() if m in plan_backed}
-        asked = (
-            self.plans.gap_proba(plan, analysis, strongest(found)) if self.plans is not None else {}
-        )
+        asked = self.plans.gap_proba(plan, analysis, cue_strength) if self.plans is not None else {}
         gaps = self._gaps(plan, backed, set(listed), precedents, asked, kept, analysis.vector)
         gap_modes = {m for g in gaps for m in g["risks"]}
         return Review(
@@ -444,14 +440,13 @@ class Reviewer:
                 continue
             left_out = dropped(plan, guard)
             by_rules = guard.applies(plan, medium, listed)
+            by_plans = False
             likely = asked.get(guard.id)
             if likely is not None and not left_out:
                 by_rules = by_rules and (
                     likely >= GAP_KEEP or bool(guard.matters_for & medium & kept)
                 )
                 by_plans = likely >= GAP_RAISE and not by_rules
-            else:
-                by_plans = False
             if not (by_rules or by_plans or left_out):
                 continue
             why = sorted(guard.matters_for & medium, key=lambda m: -risk_score[m]) or sorted(
@@ -466,8 +461,7 @@ class Reviewer:
             if by_plans and self.plans is not None:
                 alike = self.plans.gap_examples(vector, guard.id)
                 if alike:
-                    quoted = "; ".join(f"“{title}” ({plan_id})" for plan_id, title in alike)
-                    message += f" Reviewers asked it of similar plans: {quoted}."
+                    message += f" Reviewers asked it of similar plans: {_quoted(alike)}."
             gaps.append(
                 {
                     "id": guard.id,
@@ -477,6 +471,11 @@ class Reviewer:
                 }
             )
         return gaps
+
+
+def _quoted(plans: list[tuple[str, str]]) -> str:
+    """Labelled plans as (id, title) pairs, quoted for a reason or a gap."""
+    return "; ".join(f"“{title}” ({plan_id})" for plan_id, title in plans)
 
 
 def _label(precedent: dict[str, Any]) -> str:
