@@ -14,6 +14,11 @@ every safeguard the plan does not mention):
 - gap precision, recall and F1 against the expected gaps;
 - review latency p50/p99 after warm-up (target p50 < 300 ms).
 
+Beside them, for the blind and round-2 sets, the same figures for a second reader: a careful
+reviewer who labelled those plans without seeing their labels (tests/data/
+second_reader_plans.yaml). Two people agree that far and no further; the review's figures are
+best read against theirs.
+
 Targets: recall@5 >= 0.85, wrong-in-top-3 <= 10 %, gap F1 >= 0.8, clearly above the baseline.
 
 The review learns from the labelled plans in corpus/plans/ (service/plan_model.py) which risks
@@ -172,13 +177,30 @@ def _evaluate_set(
                 f"wrong {sorted(wrong)} | gaps extra {sorted(ours_gaps[-1] - want)} "
                 f"missing {sorted(want - ours_gaps[-1])}"
             )
-    ours = evaluate(plans, ours_modes, ours_gaps)
-    base = evaluate(plans, base_modes, base_gaps)
+    columns = {
+        "review": evaluate(plans, ours_modes, ours_gaps),
+        "baseline": evaluate(plans, base_modes, base_gaps),
+    }
+    second = _second_reader()
+    if all(plan["id"] in second for plan in plans):
+        readings = [second[plan["id"]] for plan in plans]
+        columns["2nd reader"] = evaluate(
+            plans, [r["modes"] for r in readings], [set(r["gaps"]) for r in readings]
+        )
     print(f"\n{name} set: {len(plans)} plans from {path.name}")
-    print(f"{'metric':16} {'review':>8} {'baseline':>9}  target")
+    print(f"{'metric':16} " + " ".join(f"{c:>10}" for c in columns) + "  target")
     targets = {"recall@5": ">= 0.85", "wrong-in-top-3": "<= 0.10", "gap F1": ">= 0.80"}
-    for key in ours:
-        print(f"{key:16} {ours[key]:8.3f} {base[key]:9.3f}  {targets.get(key, '')}")
+    for key in columns["review"]:
+        cells = " ".join(f"{c[key]:10.3f}" for c in columns.values())
+        print(f"{key:16} {cells}  {targets.get(key, '')}")
+
+
+def _second_reader() -> dict[str, dict]:
+    """A second reader's blind labels of some plan sets (modes ranked, and gaps), by plan id."""
+    path = DATA / "second_reader_plans.yaml"
+    if not path.exists():
+        return {}
+    return {r["id"]: r for r in yaml.safe_load(path.read_text(encoding="utf-8"))}
 
 
 if __name__ == "__main__":

@@ -223,3 +223,24 @@ def test_plans_for_learning_are_not_evaluation_plans() -> None:
     for path in (CORPUS.parent / "tests" / "data").glob("review_plans*.yaml"):
         for plan in yaml.safe_load(path.read_text()):
             assert " ".join(plan["plan"].split()) not in learned, plan["id"]
+
+
+def test_second_readings_label_known_items() -> None:
+    """The second readers' labels (agreement figures in bench/) name real plans and passages,
+    and only known modes and safeguards."""
+    data = CORPUS.parent / "tests" / "data"
+    plan_ids = {
+        p["id"] for f in data.glob("review_plans*.yaml") for p in yaml.safe_load(f.read_text())
+    }
+    readings = yaml.safe_load((data / "second_reader_plans.yaml").read_text())
+    assert len({r["id"] for r in readings}) == len(readings) >= 30
+    for r in readings:
+        assert r["id"] in plan_ids and 2 <= len(r["modes"]) <= 5, r["id"]
+        assert set(r["modes"]) <= MODES and set(r["gaps"]) <= GAP_IDS, r["id"]
+    passage_ids = {
+        p["id"] for p in yaml.safe_load((CORPUS / "labelled" / "passages.yaml").read_text())
+    }
+    second = yaml.safe_load((CORPUS / "labelled" / "second_reading.yaml").read_text())
+    assert len({s["id"] for s in second}) == len(second) >= 100
+    for s in second:
+        assert s["id"] in passage_ids and set(s["modes"]) <= MODES, s["id"]
