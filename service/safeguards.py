@@ -39,6 +39,13 @@ def _words(pattern: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-])(?:{pattern})", re.IGNORECASE)
 
 
+# What may depend on a changed thing, as a plan names it when it checks them.
+_DEPENDENTS = (
+    r"(?:consumers?|clients?|callers?|dependen\w*|downstream|upstream|owners?|teams?|"
+    r"services that|users of|integrations?|interop\w*|who (?:uses|calls|reads)|"
+    r"every (?:other )?(?:consumer|service|client|caller))"
+)
+
 SAFEGUARDS: tuple[Safeguard, ...] = (
     Safeguard(
         "staged-rollout",
@@ -50,7 +57,15 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
             r"(?<![\d.])(?!100\b)\d+(?:\.\d+)? ?% (?:of|at|per|then)|"  # not "100% of users"
             r"pilot\w*|shadow (?:mode|traffic)|first,? then|smallest first|"
             r"department by department|region by region|cluster by cluster|ring \d|"
-            r"blue[/-]green|dual-write|expand weekly|at \d+ ?% per"
+            r"blue[/-]green|dual-write|expand weekly|at \d+ ?% per|"
+            # "pool by pool", "one namespace per day", "starting with the quietest closets",
+            # "internal tools first", "then the rest" (staging first alone is not a stage of
+            # production)
+            r"(?P<unit>[a-z]+) by (?P=unit)|one [\w-]+ (?:at a time|per (?:day|night|week|"
+            r"weekend|window))|start(?:ing)? with (?:the |a |one |two )?(?:\w+ ){0,3}(?:first|"
+            r"quiet\w*|low\w*|small\w*|internal|least)|(?:then|before) (?:the )?(?:rest|"
+            r"remaining|prod\w*)\b|(?:low|lowest)[- ]traffic \w+ first|"
+            r"(?:dev|internal|test|qa) (?:\w+ )?first"
         ),
         frozenset({"global-blast-radius"}),
         False,
@@ -66,7 +81,11 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
             r"roll ?back|rolled back|revert\w*|undo\w*|back ?out|switch back|switch(?:ing)? "
             r"the \w+ (?:pointer )?back|kill ?switch|turn(?:s)? the flag off|fall ?back|"
             r"old \w+ (?:stays|remains|keeps)|keeps running|re-?enabl\w*|re-?patch\w*|"
-            r"send any \w+ back|restore the previous|previous version stays"
+            r"send any \w+ back|restore the previous|previous version stays|"
+            # "the colo moves the cables back", "the old cluster stays up read-only"
+            r"(?:move|moves|switch|flip|put|boots?|point|route|swing|go|fail) (?:\w+ ){0,3}back\b|"
+            r"(?:stays|remains|kept) (?:up|in place|running|read-only|available|warm)|"
+            r"remove the \w+ (?:policy|config|flag|rule)"
         ),
         frozenset(),
         True,
@@ -95,10 +114,12 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
     Safeguard(
         "load-test",
         _words(
-            r"load[- ]test\w*|stress[- ]test\w*|capacity test\w*|soak\w*|perf(?:ormance)? "
+            r"load[- ]test\w*|stress[- ]test\w*|capacity test\w*|perf(?:ormance)? "
             r"(?:test|environment)|production[- ](?:sized|scale)|benchmark\w*|load-tested|"
             r"tested (?:at|to) \d+ ?x|shadow traffic|warm (?:it|up|the)|pre-?warm\w*|"
-            r"tested against a production"
+            r"tested against a production|k6|locust|gatling|jmeter|load generator|"
+            r"replay\w* (?:\w+ ){0,4}(?:production|prod)\b|at full production traffic|"
+            r"\d+k concurrent"  # a soak in staging alone says nothing of production scale
         ),
         frozenset({"load-surge", "cold-start"}),
         False,
@@ -139,8 +160,14 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
     Safeguard(
         "dependency-check",
         _words(
-            r"dependenc\w*|depends on|downstream|upstream|consumers|callers|clients? (?:of|that)|"
-            r"deprecated|compatib\w*|pre-?check\w*|inventory|who uses|impact on other"
+            # A check of what depends on it, not a mere mention of consumers or upstreams
+            r"depends on|downstream|callers|clients? (?:of|that)|deprecated|compatib\w*|"
+            r"pre-?check\w*|who uses|impact on other|interop\w*|"
+            r"(?:check|confirm|verif|audit|inventor|list|search|grep|review|ask|contact|notif|"
+            r"survey|scan|query|map|trac|identif|enumerat|found|catalog|agree|sign)\w* "
+            r"(?:[\w/-]+ ){0,6}" + _DEPENDENTS + r"|" + _DEPENDENTS + r" (?:[\w/-]+ ){0,4}"
+            r"(?:checked|confirmed|verified|reviewed|signed off|agreed|contacted|notified|"
+            r"identified|listed)"
         ),
         frozenset(
             {
@@ -167,7 +194,10 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         _words(
             r"announc\w*|notif\w*|communicat\w*|status[- ]page|stakeholders?|briefed|heads[- ]up|"
             r"inform\w*|email (?:a week|ahead)|war room|support has been|customers were|"
-            r"change calendar|maintenance notice"
+            r"change calendar|maintenance notice|"
+            r"told|tell (?:the |every |all )?\w+|emailed|email (?:every|all|the|each|customers|"
+            r"users)|in #[\w-]+|posted? (?:in|to)|on[- ]call (?:is|are|has been|have been) "
+            r"(?:aware|briefed|told)|sign[- ]off|signed off"
         ),
         frozenset({"hardware-facility"}),
         False,
