@@ -458,7 +458,8 @@ class Reviewer:
                 message = f"The plan leaves out “{left_out}”. {message}"
             if example is not None:
                 message += f" Precedent: {_label(example)}."
-            if by_plans and self.plans is not None:
+            if likely is not None and likely >= GAP_RAISE and self.plans is not None:
+                # raised by the labelled plans, or by the rules with them behind it
                 alike = self.plans.gap_examples(vector, guard.id)
                 if alike:
                     message += f" Reviewers asked it of similar plans: {_quoted(alike)}."

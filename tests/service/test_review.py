@@ -81,11 +81,12 @@ def test_a_safeguard_the_plan_sets_aside_is_a_gap_that_quotes_it(corpus_app: Hin
     assert "leaves out “canary”" in gaps["staged-rollout"]["message"]
 
 
-def test_a_gap_the_rules_miss_is_asked_with_the_similar_plans_behind_it(
+def test_a_gap_reviewers_asked_of_similar_plans_cites_them(
     corpus_app: Hindsight,
 ) -> None:
-    """Turning off password logins locks people out when SSO fails; no rule names that, but
-    reviewers of similar labelled plans asked for a way in, and the gap cites them."""
+    """Turning off password logins locks people out when SSO fails; reviewers of similar
+    labelled plans asked for a way in, and the gap cites them (whether or not a rule raised
+    it too)."""
     plan = "Enable mandatory SSO for all employees at 9am Monday and disable password login."
     gaps = {g["id"]: g for g in corpus_app.review(plan).as_dict()["gaps"]}
     assert "break-glass-access" in gaps
