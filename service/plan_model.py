@@ -32,7 +32,7 @@ import yaml
 from service.cues import find_cues, strongest
 from service.model_cache import cached
 from service.safeguards import SAFEGUARDS, dropped, mentioned
-from service.tagging import Analysis, Tagger
+from service.tagging import Analysis, Tagger, sigmoid
 
 PLANS = Path(__file__).resolve().parent.parent / "corpus" / "plans"
 PLAN_C = 1.0  # regularisation, chosen by recall@5 on the older plan sets (not round 4)
@@ -129,7 +129,7 @@ class PlanModel:
         words = self.words.transform([plan])
         z = self.coef[:, : len(dense)] @ dense + np.asarray(words @ self.coef[:, len(dense) :].T)[0]
         z += self.bias
-        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        p = sigmoid(z)
         p = (1 - VOTE_SHARE) * p + VOTE_SHARE * self.vote(analysis.vector)
         return {m: float(p[j]) for j, m in enumerate(self.mode_ids)}
 
@@ -141,7 +141,7 @@ class PlanModel:
         z = np.asarray(words @ self.gap_coef[:, n:].T)[0] + self.gap_bias
         for j, reading in enumerate(safeguard_readings(plan)):
             z[j] += self.gap_coef[j, :n] @ np.concatenate([dense, reading])
-        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        p = sigmoid(z)
         return {g: float(p[j]) for j, g in enumerate(self.gap_ids)}
 
     def vote(self, vector: np.ndarray) -> np.ndarray:

@@ -121,6 +121,11 @@ class Window:
 # -- the trained model ---------------------------------------------------------------------
 
 
+def sigmoid(z: Any) -> np.ndarray:
+    """The logistic function, clipped so a large logit cannot overflow."""
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
+
+
 @dataclass
 class _Linear:
     """One-vs-rest logistic regressions as a matrix: p = sigmoid(X @ coef.T + bias)."""
@@ -130,7 +135,7 @@ class _Linear:
 
     def proba(self, x: Any) -> np.ndarray:
         z = np.asarray(x @ self.coef.T) + self.bias
-        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
+        return sigmoid(z)
 
 
 @dataclass
@@ -227,7 +232,7 @@ def _features(
 
 def _combine(features: np.ndarray, combiner: np.ndarray) -> np.ndarray:
     z = features @ combiner[:-1] + combiner[-1]
-    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
+    return sigmoid(z)
 
 
 def _best_thresholds(prob: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -374,7 +379,7 @@ class Tagger:
         words = model.vectorizer.transformer_list[0][1]
         x = words.transform(texts)
         z = np.asarray(x @ model.lexical.coef[:, : x.shape[1]].T)
-        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
+        return sigmoid(z)
 
     def _load_or_train(self) -> TaggerModel:
         if self._passages is None:
