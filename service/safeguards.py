@@ -56,9 +56,9 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
             r"in (?:batches|waves|steps|rings)|batches of|steps of|"
             r"(?<![\d.])(?!100\b)\d+(?:\.\d+)? ?% (?:of|at|per|then)|"  # not "100% of users"
             r"pilot\w*|shadow (?:mode|traffic)|first,? then|smallest first|"
-            r"department by department|region by region|cluster by cluster|ring \d|"
+            r"ring \d|"
             r"blue[/-]green|dual-write|expand weekly|at \d+ ?% per|"
-            # "pool by pool", "one namespace per day", "starting with the quietest closets",
+            # "region by region", "one namespace per day", "starting with the quietest closets",
             # "internal tools first", "then the rest" (staging first alone is not a stage of
             # production)
             r"(?P<unit>[a-z]+) by (?P=unit)|one [\w-]+ (?:at a time|per (?:day|night|week|"
@@ -78,7 +78,7 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
     Safeguard(
         "rollback-plan",
         _words(
-            r"roll ?back|rolled back|revert\w*|undo\w*|back ?out|switch back|switch(?:ing)? "
+            r"roll ?back|rolled back|revert\w*|undo\w*|back ?out|switch(?:ing)? "
             r"the \w+ (?:pointer )?back|kill ?switch|turn(?:s)? the flag off|fall ?back|"
             r"old \w+ (?:stays|remains|keeps)|keeps running|re-?enabl\w*|re-?patch\w*|"
             r"send any \w+ back|restore the previous|previous version stays|"
@@ -115,7 +115,7 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         "load-test",
         _words(
             r"load[- ]test\w*|stress[- ]test\w*|capacity test\w*|perf(?:ormance)? "
-            r"(?:test|environment)|production[- ](?:sized|scale)|benchmark\w*|load-tested|"
+            r"(?:test|environment)|production[- ](?:sized|scale)|benchmark\w*|"
             r"tested (?:at|to) \d+ ?x|shadow traffic|warm (?:it|up|the)|pre-?warm\w*|"
             r"tested against a production|k6|locust|gatling|jmeter|load generator|"
             r"replay\w* (?:\w+ ){0,4}(?:production|prod)\b|at full production traffic|"
