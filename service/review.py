@@ -442,11 +442,12 @@ class Reviewer:
             by_rules = guard.applies(plan, medium, listed)
             by_plans = False
             likely = asked.get(guard.id)
+            confident = likely is not None and likely >= GAP_RAISE
             if likely is not None and not left_out:
                 by_rules = by_rules and (
                     likely >= GAP_KEEP or bool(guard.matters_for & medium & kept)
                 )
-                by_plans = likely >= GAP_RAISE and not by_rules
+                by_plans = confident and not by_rules
             if not (by_rules or by_plans or left_out):
                 continue
             why = sorted(guard.matters_for & medium, key=lambda m: -risk_score[m]) or sorted(
@@ -458,7 +459,7 @@ class Reviewer:
                 message = f"The plan leaves out “{left_out}”. {message}"
             if example is not None:
                 message += f" Precedent: {_label(example)}."
-            if likely is not None and likely >= GAP_RAISE and self.plans is not None:
+            if confident and self.plans is not None:
                 # raised by the labelled plans, or by the rules with them behind it
                 alike = self.plans.gap_examples(vector, guard.id)
                 if alike:
