@@ -107,10 +107,11 @@ def main() -> None:
     first = yaml.safe_load(PLAN_SETS[0][1].read_text(encoding="utf-8"))
     hs.review(first[0]["plan"])  # warm-up: model, tagger, indexes
     times: list[float] = []
+    second = _second_reader()
     for name, path in PLAN_SETS:
         if path.exists():
             plans = yaml.safe_load(path.read_text(encoding="utf-8"))
-            _evaluate_set(hs, name, path, plans, times, args.verbose)
+            _evaluate_set(hs, name, path, plans, second, times, args.verbose)
     ms = np.array(times) * 1000
     print(
         f"\nreview latency after warm-up ({len(ms)} reviews): p50 {np.percentile(ms, 50):.0f} ms, "
@@ -155,7 +156,13 @@ def _cross_validate(hs: Hindsight, folds: int = 5) -> None:
 
 
 def _evaluate_set(
-    hs: Hindsight, name: str, path: Path, plans: list[dict], times: list[float], verbose: bool
+    hs: Hindsight,
+    name: str,
+    path: Path,
+    plans: list[dict],
+    second: dict[str, dict],
+    times: list[float],
+    verbose: bool,
 ) -> None:
     ours_modes, ours_gaps = [], []
     base_modes, base_gaps = [], []
@@ -181,7 +188,6 @@ def _evaluate_set(
         "review": evaluate(plans, ours_modes, ours_gaps),
         "baseline": evaluate(plans, base_modes, base_gaps),
     }
-    second = _second_reader()
     if all(plan["id"] in second for plan in plans):
         readings = [second[plan["id"]] for plan in plans]
         columns["2nd reader"] = evaluate(

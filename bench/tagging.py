@@ -31,7 +31,7 @@ from ingest.sources import read_sources
 from service.config import Config
 from service.embedding import Embedder
 from service.hindsight import CORPUS
-from service.labelled import LABELLED, load_passages, split
+from service.labelled import LABELLED, Passage, load_passages, split
 from service.signals import SignalMatcher
 from service.tagging import Tagger, Window, select, windows_of
 from service.taxonomy import load_taxonomy
@@ -126,7 +126,7 @@ def main() -> None:
     _speed(tagger)
 
 
-def _second_reading(passages: list, mode_ids: list[str]) -> None:
+def _second_reading(passages: list[Passage], mode_ids: list[str]) -> None:
     """How far two careful readers agree: a second reader's blind labels of some passages
     against the labels the tagger learns from and is scored on."""
     path = LABELLED.parent / "second_reading.yaml"
