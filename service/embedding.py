@@ -59,6 +59,10 @@ class Embedder:
         """Model tokens in ``text``, special tokens included."""
         return len(self.tokenizer.encode(text).ids)
 
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """Model tokens in each text, special tokens included, counted in one batch."""
+        return [len(e.ids) for e in self.tokenizer.encode_batch(texts)]
+
     @property
     def model(self) -> Any:
         if self._model is None:

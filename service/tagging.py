@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,9 @@ from service.taxonomy import Mode
 MAX_TAG_CHARS = 200_000
 WINDOW_WORDS = 45  # free text is read in windows of whole sentences about as long as the
 # labelled passages the model learns from (32 words on average, 42 at the 90th percentile)
-LONG_TEXT_WORDS = 600  # longer texts are read in windows the size of a stored chunk:
-LONG_WINDOW_WORDS = 180  # the model reads fewer, longer windows faster, as at ingest
+LONG_TEXT_WORDS = 600  # longer texts are read in windows as long as the model reads (256
+LONG_WINDOW_TOKENS = 254  # tokens, two of them special): fewer, longer windows are faster,
+# and none loses its tail (windows of 180 words ran to 300 tokens and more)
 EVIDENCE_PER_MODE = 2
 MAX_PER_WINDOW = 4
 LEAST_RATIO = 0.5
@@ -408,7 +410,7 @@ class Tagger:
             raise TagError("nothing to tag: the text is empty")
         if len(text) > MAX_TAG_CHARS:
             raise TagError(f"text too long: {len(text):,} characters (at most {MAX_TAG_CHARS:,})")
-        windows = text_windows(text)
+        windows = text_windows(text, self.embedder.token_counts)
         vectors, profile = self.embedder.encode_layers([w.text for w in windows])
         prob = self.score_windows(windows, profile)
         report = self._tag(windows, prob)
@@ -541,27 +543,73 @@ def select(prob: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return chosen
 
 
-def text_windows(text: str) -> list[Window]:
+def text_windows(text: str, token_counts: Callable[[list[str]], list[int]]) -> list[Window]:
     """The windows free text is read in: short ones, or chunk-sized ones for a long text."""
-    long = len(text.split()) > LONG_TEXT_WORDS
-    return windows_of(text, LONG_WINDOW_WORDS if long else WINDOW_WORDS)
+    if len(text.split()) > LONG_TEXT_WORDS:
+        return token_windows(text, LONG_WINDOW_TOKENS, token_counts)
+    return windows_of(text, WINDOW_WORDS)
+
+
+def token_windows(
+    text: str, budget: int, token_counts: Callable[[list[str]], list[int]]
+) -> list[Window]:
+    """Whole sentences packed into windows of at most ``budget`` model tokens (special tokens
+    aside); a sentence longer than that alone is cut into runs of words."""
+    sentences = split_sentences(text)
+    parts: list[tuple[Sentence, int]] = []
+    for sentence, count in zip(sentences, token_counts([s.text for s in sentences]), strict=True):
+        cost = count - 2  # the special tokens are paid once per window
+        fits = cost <= budget
+        parts += [(sentence, cost)] if fits else _word_runs(sentence, budget, token_counts)
+    return _pack(parts, budget)
 
 
 def windows_of(text: str, words: int = WINDOW_WORDS) -> list[Window]:
     """Whole sentences packed into windows of about ``words`` words."""
+    return _pack([(s, len(s.text.split())) for s in split_sentences(text)], words)
+
+
+def _pack(parts: list[tuple[Sentence, int]], budget: int) -> list[Window]:
+    """Sentences, each with its cost, packed greedily into windows costing at most ``budget``
+    (a single sentence over it gets a window of its own)."""
     windows: list[Window] = []
     current: list[Sentence] = []
-    count = 0
-    for sentence in split_sentences(text):
-        n = len(sentence.text.split())
-        if current and count + n > words:
+    used = 0
+    for part, cost in parts:
+        if current and used + cost > budget:
             windows.append(Window(current))
-            current, count = [], 0
-        current.append(sentence)
-        count += n
+            current, used = [], 0
+        current.append(part)
+        used += cost
     if current:
         windows.append(Window(current))
     return windows
+
+
+def _word_runs(
+    sentence: Sentence, budget: int, token_counts: Callable[[list[str]], list[int]]
+) -> list[tuple[Sentence, int]]:
+    """Runs of the sentence's words that each fit ``budget`` tokens, with their offsets and
+    costs (words are costed one by one, so a huge unpunctuated text stays linear)."""
+    words = list(re.finditer(r"\S+", sentence.text))
+    costs = [max(count - 2, 1) for count in token_counts([w.group() for w in words])]
+    runs: list[tuple[Sentence, int]] = []
+    first = used = 0
+    for i, cost in enumerate(costs):
+        if used and used + cost > budget:
+            runs.append((_span(sentence, words[first].start(), words[i - 1].end()), used))
+            used = 0
+        if not used:
+            first = i
+        used += cost
+    if used:
+        runs.append((_span(sentence, words[first].start(), words[-1].end()), used))
+    return runs
+
+
+def _span(sentence: Sentence, start: int, end: int) -> Sentence:
+    """The part of ``sentence`` from ``start`` to ``end`` (offsets within it)."""
+    return Sentence(sentence.text[start:end], sentence.start + start, sentence.start + end)
 
 
 def _locate(chunk_text: str, section_text: str) -> list[Sentence]:

@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from service.embedding import Embedder
 from service.hindsight import CORPUS, Hindsight
 from service.labelled import load_passages, split
 from service.search import QueryError
 from service.signals import SignalMatcher
+from service.tagging import text_windows
 from service.taxonomy import load_taxonomy
 from tests.conftest import DATA, run_cli
+
+MODEL_TOKENS = 256  # all-MiniLM-L6-v2 reads this many tokens and drops the rest
 
 MODES = load_taxonomy(CORPUS / "taxonomy.yaml")
 
@@ -87,6 +91,18 @@ def test_a_denial_is_not_a_tag(corpus_app: Hindsight) -> None:
         "resolution failed for the payment service's hostname."
     )
     assert "dns-discovery" in {m["id"] for m in corpus_app.tag(affirmed).as_dict()["modes"]}
+
+
+def test_a_long_text_is_read_whole_in_windows_the_model_takes(embedder: Embedder) -> None:
+    postmortems = sorted((CORPUS / "postmortems").glob("*.md"))
+    prose = "\n\n".join(p.read_text(encoding="utf-8") for p in postmortems[:40])
+    run_on = " ".join(f"step{i} of a log line without any full stop" for i in range(150))
+    text = prose + "\n\n" + run_on
+    windows = text_windows(text, embedder.token_counts)
+    assert max(embedder.count_tokens(w.text) for w in windows) <= MODEL_TOKENS
+    read = [s for w in windows for s in w.sentences]
+    assert all(text[s.start : s.end] == s.text for s in read)
+    assert " ".join(s.text for s in read).split() == text.split()  # every word, in order, once
 
 
 @pytest.mark.parametrize("text", ["", "   \n ", "x" * 200_001])
