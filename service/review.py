@@ -29,7 +29,7 @@ from service.cues import find_cues, strongest
 from service.db import store_revision
 from service.embedding import from_bytes
 from service.plan_model import PlanModel
-from service.safeguards import SAFEGUARDS, dropped, mentioned
+from service.safeguards import SAFEGUARDS, Safeguard, dropped, mentioned
 from service.search import MAX_QUERY_CHARS, Filters, QueryError, Searcher
 from service.tagging import TagError, Tagger
 
@@ -216,7 +216,10 @@ class Reviewer:
         listed = dict(sorted(read, key=lambda t: (-t[1], t[0]))[:MAX_RISKS])
         backed = {m: v for m, v in listed.items() if m in plan_backed}
         asked = self.plans.gap_proba(plan, analysis, cue_strength) if self.plans is not None else {}
-        gaps = self._gaps(plan, backed, set(listed), precedents, asked, kept, analysis.vector)
+        gaps = [
+            self._gap(choice, precedents, analysis.vector)
+            for choice in choose_gaps(plan, backed, set(listed), asked, kept)
+        ]
         gap_modes = {m for g in gaps for m in g["risks"]}
         return Review(
             plan=plan,
@@ -417,62 +420,72 @@ class Reviewer:
         self._items = (revision, items)
         return items
 
-    def _gaps(
-        self,
-        plan: str,
-        risk_score: dict[str, float],
-        listed: set[str],
-        precedents: list[dict[str, Any]],
-        asked: dict[str, float],
-        kept: set[str],
-        vector: np.ndarray,
-    ) -> list[dict[str, Any]]:
-        """Safeguards the plan does not mention that matter for its medium or high risks
-        (``risk_score``: those the plan itself shows), for any risk listed at all where the
-        safeguard says so, or that the plan names only to leave out. ``asked`` (how likely
-        reviewers of similar labelled plans asked about each) drops the unlikely ones and
-        adds the likely ones the rules miss, but never drops one that a risk in ``kept`` (a
-        cue that outweighs the labelled plans) makes matter."""
-        medium = {m for m, s in risk_score.items() if s >= LEVELS[1][1]}
-        gaps = []
-        for guard in SAFEGUARDS:
-            if mentioned(plan, guard):
-                continue
-            left_out = dropped(plan, guard)
-            by_rules = guard.applies(plan, medium, listed)
-            by_plans = False
-            likely = asked.get(guard.id)
-            confident = likely is not None and likely >= GAP_RAISE
-            if likely is not None and not left_out:
-                by_rules = by_rules and (
-                    likely >= GAP_KEEP or bool(guard.matters_for & medium & kept)
-                )
-                by_plans = confident and not by_rules
-            if not (by_rules or by_plans or left_out):
-                continue
-            why = sorted(guard.matters_for & medium, key=lambda m: -risk_score[m]) or sorted(
-                guard.matters_when_listed & listed
-            )
-            example = next((p for p in precedents if p["modes"] & set(guard.precedent_modes)), None)
-            message = guard.question
-            if left_out:
-                message = f"The plan leaves out “{left_out}”. {message}"
-            if example is not None:
-                message += f" Precedent: {_label(example)}."
-            if confident and self.plans is not None:
-                # raised by the labelled plans, or by the rules with them behind it
-                alike = self.plans.gap_examples(vector, guard.id)
-                if alike:
-                    message += f" Reviewers asked it of similar plans: {_quoted(alike)}."
-            gaps.append(
-                {
-                    "id": guard.id,
-                    "message": message,
-                    "precedent": example["id"] if example else None,
-                    "risks": why,
-                }
-            )
-        return gaps
+    def _gap(
+        self, choice: GapChoice, precedents: list[dict[str, Any]], vector: np.ndarray
+    ) -> dict[str, Any]:
+        """A chosen gap as the review shows it: the question for the author, what the plan
+        left out, the precedent that makes it matter and, when the labelled plans are behind
+        it, the similar plans whose reviewers asked it."""
+        guard = choice.guard
+        example = next((p for p in precedents if p["modes"] & set(guard.precedent_modes)), None)
+        message = guard.question
+        if choice.left_out:
+            message = f"The plan leaves out “{choice.left_out}”. {message}"
+        if example is not None:
+            message += f" Precedent: {_label(example)}."
+        if choice.confident and self.plans is not None:
+            alike = self.plans.gap_examples(vector, guard.id)
+            if alike:
+                message += f" Reviewers asked it of similar plans: {_quoted(alike)}."
+        return {
+            "id": guard.id,
+            "message": message,
+            "precedent": example["id"] if example else None,
+            "risks": choice.risks,
+        }
+
+
+@dataclass(frozen=True)
+class GapChoice:
+    guard: Safeguard
+    left_out: str | None  # the plan's words that leave the safeguard out, if it does
+    confident: bool  # the labelled plans' reviewers were likely to ask it (p >= GAP_RAISE)
+    risks: list[str]  # the plan's risks it guards against, strongest first
+
+
+def choose_gaps(
+    plan: str,
+    risk_score: dict[str, float],
+    listed: set[str],
+    asked: dict[str, float],
+    kept: set[str],
+) -> list[GapChoice]:
+    """Safeguards the plan does not mention that matter for its medium or high risks
+    (``risk_score``: those the plan itself shows), for any risk listed at all where the
+    safeguard says so, or that the plan names only to leave out. ``asked`` (how likely
+    reviewers of similar labelled plans asked about each; empty without labelled plans)
+    drops the unlikely ones and adds the likely ones the rules miss, but never drops one that
+    a risk in ``kept`` (a cue that outweighs the labelled plans) makes matter."""
+    medium = {m for m, s in risk_score.items() if s >= LEVELS[1][1]}
+    chosen = []
+    for guard in SAFEGUARDS:
+        if mentioned(plan, guard):
+            continue
+        left_out = dropped(plan, guard)
+        by_rules = guard.applies(plan, medium, listed)
+        by_plans = False
+        likely = asked.get(guard.id)
+        confident = likely is not None and likely >= GAP_RAISE
+        if likely is not None and not left_out:
+            by_rules = by_rules and (likely >= GAP_KEEP or bool(guard.matters_for & medium & kept))
+            by_plans = confident and not by_rules
+        if not (by_rules or by_plans or left_out):
+            continue
+        why = sorted(guard.matters_for & medium, key=lambda m: -risk_score[m]) or sorted(
+            guard.matters_when_listed & listed
+        )
+        chosen.append(GapChoice(guard, left_out, confident, why))
+    return chosen
 
 
 def _quoted(plans: list[tuple[str, str]]) -> str:
