@@ -272,7 +272,7 @@ class Reviewer:
         passages = self._passages([p["id"] for p in chosen], vector)
         out = []
         for p in chosen:
-            shared = sorted(p["modes"] & set(risk_score), key=lambda m: -risk_score[m])
+            shared = sorted(p["modes"] & set(risk_score), key=lambda m: (-risk_score[m], m))
             out.append(
                 {
                     "id": p["id"],
@@ -481,7 +481,7 @@ def choose_gaps(
             by_plans = confident and not by_rules
         if not (by_rules or by_plans or left_out):
             continue
-        why = sorted(guard.matters_for & medium, key=lambda m: -risk_score[m]) or sorted(
+        why = sorted(guard.matters_for & medium, key=lambda m: (-risk_score[m], m)) or sorted(
             guard.matters_when_listed & listed
         )
         chosen.append(GapChoice(guard, left_out, confident, why))
