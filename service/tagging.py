@@ -544,7 +544,8 @@ def select(prob: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 
 
 def text_windows(text: str, token_counts: Callable[[list[str]], list[int]]) -> list[Window]:
-    """The windows free text is read in: short ones, or chunk-sized ones for a long text."""
+    """The windows free text is read in: short ones, or for a long text ones as long as the
+    model reads (``token_counts`` counts the model's tokens of each text in a list)."""
     if len(text.split()) > LONG_TEXT_WORDS:
         return token_windows(text, LONG_WINDOW_TOKENS, token_counts)
     return windows_of(text, WINDOW_WORDS)
