@@ -14,7 +14,7 @@ says how likely a careful reviewer would ask the plan's author about it.
 
 The plans here are for learning only; the benchmark's plan sets (``tests/data``) are never
 among them (a test checks), so ``bench/review.py`` measures plans the model has not seen.
-Trains on first use (tens of seconds: every plan is read once) and keeps the model in the
+Trains on first use (every plan is read once, all in one batch) and keeps the model in the
 cache directory, keyed by a fingerprint of the plans, the tagger, the cues and this code.
 """
 
@@ -214,7 +214,7 @@ def train(
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    analyses = [tagger.analyse(p.text) for p in plans]
+    analyses = tagger.analyse_many([p.text for p in plans])
     dense = np.stack(
         [
             features(a, cue_strengths(p.text, a), mode_ids)

@@ -154,8 +154,16 @@ class TaggerModel:
 
 
 def _fit_linear(x: Any, y: np.ndarray, c: float) -> _Linear:
-    """One logistic regression per mode, fitted on all cores at once (liblinear releases the
-    interpreter lock); seeded, so the same data always gives the same model."""
+    """One logistic regression per mode, class-balanced, the intercept penalised like a
+    weight (as liblinear does); deterministic, so the same data always gives the same model.
+
+    Sparse word features are fitted mode by mode with liblinear on all cores (it releases the
+    interpreter lock). Dense layer profiles are fitted for all modes at once, as one L-BFGS
+    problem whose every step is two matrix products: the same optimum as liblinear's (held-out
+    probabilities within 0.001) in half its time on these 2,688 features, and with liblinear
+    these fits were most of the tagger's training."""
+    if not hasattr(x, "tocsr"):
+        return _fit_dense(np.asarray(x, dtype=np.float32), y, c)
     from concurrent.futures import ThreadPoolExecutor
 
     from sklearn.linear_model import LogisticRegression
@@ -170,6 +178,43 @@ def _fit_linear(x: Any, y: np.ndarray, c: float) -> _Linear:
     with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, 8)) as pool:
         fitted = list(pool.map(fit, range(y.shape[1])))
     return _Linear(np.vstack([f[0] for f in fitted]), np.asarray([f[1] for f in fitted]))
+
+
+def _fit_dense(x: np.ndarray, y: np.ndarray, c: float) -> _Linear:
+    """All modes' regressions as one problem: minimise, over weights W and biases b,
+    ||W||² / 2 + ||b||² / 2 + c · Σ balance · log(1 + exp(-sign · (x W + b)))."""
+    from scipy.optimize import minimize
+
+    n, d = x.shape
+    modes = y.shape[1]
+    positives = y.sum(axis=0)
+    sign = np.where(y == 1, 1.0, -1.0)
+    balance = np.where(
+        y == 1, n / (2.0 * np.maximum(positives, 1)), n / (2.0 * np.maximum(n - positives, 1))
+    )
+
+    def objective(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        w = flat.reshape(d + 1, modes)
+        margin = sign * (np.asarray(x @ w[:-1].astype(np.float32), dtype=np.float64) + w[-1])
+        slope = c * balance * -sign * sigmoid(-margin)
+        grad = np.vstack([x.T @ slope.astype(np.float32), slope.sum(axis=0)]) + w
+        loss = 0.5 * float((w * w).sum()) + c * float((balance * np.logaddexp(0, -margin)).sum())
+        return loss, grad.ravel()
+
+    solved = minimize(
+        objective,
+        np.zeros((d + 1) * modes),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 5000, "maxcor": 10},
+    )
+    w = solved.x.reshape(d + 1, modes)
+    coef, bias = w[:-1].T.copy(), w[-1].copy()
+    # a mode with no positives (or no negatives) to learn from: a fixed answer
+    one_class = positives % n == 0
+    coef[one_class] = 0.0
+    bias[one_class] = np.where(positives[one_class] == 0, -8.0, 8.0)
+    return _Linear(coef, bias)
 
 
 def _vectorizer() -> Any:
@@ -406,23 +451,40 @@ class Tagger:
     def analyse(self, text: str) -> Analysis:
         """The tags of a text, plus every mode's best score and threshold and the text's
         mean embedding (what review builds on)."""
-        if not text or not text.strip():
-            raise TagError("nothing to tag: the text is empty")
-        if len(text) > MAX_TAG_CHARS:
-            raise TagError(f"text too long: {len(text):,} characters (at most {MAX_TAG_CHARS:,})")
-        windows = text_windows(text, self.embedder.token_counts)
+        return self.analyse_many([text])[0]
+
+    def analyse_many(self, texts: Sequence[str]) -> list[Analysis]:
+        """``analyse`` of each text, read in one batch: every text's windows go through the
+        model together (review's training reads 1,560 plans this way, several times faster
+        than one by one)."""
+        for text in texts:
+            if not text or not text.strip():
+                raise TagError("nothing to tag: the text is empty")
+            if len(text) > MAX_TAG_CHARS:
+                raise TagError(
+                    f"text too long: {len(text):,} characters (at most {MAX_TAG_CHARS:,})"
+                )
+        per_text = [text_windows(t, self.embedder.token_counts) for t in texts]
+        windows = [w for ws in per_text for w in ws]
         vectors, profile = self.embedder.encode_layers([w.text for w in windows])
         prob = self.score_windows(windows, profile)
-        report = self._tag(windows, prob)
-        best = prob.max(axis=0)
         ids = self.model.mode_ids
-        mean = vectors.mean(axis=0)
-        return Analysis(
-            report,
-            {m: float(best[j]) for j, m in enumerate(ids)},
-            {m: float(self.model.thresholds[j]) for j, m in enumerate(ids)},
-            mean / max(float(np.linalg.norm(mean)), 1e-9),
-        )
+        thresholds = {m: float(self.model.thresholds[j]) for j, m in enumerate(ids)}
+        out, at = [], 0
+        for ws in per_text:
+            rows = slice(at, at + len(ws))
+            at += len(ws)
+            best = prob[rows].max(axis=0)
+            mean = vectors[rows].mean(axis=0)
+            out.append(
+                Analysis(
+                    self._tag(ws, prob[rows]),
+                    {m: float(best[j]) for j, m in enumerate(ids)},
+                    thresholds,
+                    mean / max(float(np.linalg.norm(mean)), 1e-9),
+                )
+            )
+        return out
 
     def tag_document(
         self, doc: Parsed, chunks: list[ChunkDraft], profile: np.ndarray | None = None

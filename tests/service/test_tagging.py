@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from service.embedding import Embedder
@@ -103,6 +104,46 @@ def test_a_long_text_is_read_whole_in_windows_the_model_takes(embedder: Embedder
     read = [s for w in windows for s in w.sentences]
     assert all(text[s.start : s.end] == s.text for s in read)
     assert " ".join(s.text for s in read).split() == text.split()  # every word, in order, once
+
+
+def test_texts_read_in_one_batch_are_read_as_alone(corpus_app: Hindsight) -> None:
+    texts = [
+        (DATA / "tagging" / "not-dns.txt").read_text(encoding="utf-8"),
+        "Roll out the new metrics agent as a DaemonSet to every production cluster at once.",
+        " ".join(
+            p.read_text(encoding="utf-8") for p in sorted((CORPUS / "postmortems").glob("*.md"))[:3]
+        ),
+    ]
+    tagger = corpus_app.tagger
+    batched = tagger.analyse_many(texts)
+    for text, together in zip(texts, batched, strict=True):
+        alone = tagger.analyse(text)
+        got, want = together.report.modes, alone.report.modes
+        assert [(t.id, t.evidence) for t in got] == [(t.id, t.evidence) for t in want]
+        assert [t.confidence for t in got] == pytest.approx([t.confidence for t in want])
+        assert together.scores == pytest.approx(alone.scores, abs=1e-5)
+        assert together.vector == pytest.approx(alone.vector, abs=1e-5)
+    assert (
+        len({tuple(t.report.as_dict()["modes"][0]["evidence"][0].values()) for t in batched}) == 3
+    )
+
+
+def test_the_joint_fit_finds_liblinears_optimum() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from service.tagging import _fit_linear
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 30)).astype(np.float32)
+    y = (x[:, :3] @ rng.normal(size=(3, 3)) + rng.normal(size=(400, 3)) > 0.8).astype(int)
+    y[:, 2] = 0  # a mode without positives gets a fixed "no"
+    fitted = _fit_linear(x, y, c=2.0)
+    for j in range(2):
+        reference = LogisticRegression(C=2.0, class_weight="balanced", solver="liblinear", tol=1e-8)
+        reference.fit(x, y[:, j])
+        assert fitted.coef[j] == pytest.approx(reference.coef_[0], abs=1e-3)
+        assert fitted.bias[j] == pytest.approx(reference.intercept_[0], abs=1e-3)
+    assert fitted.proba(x)[:, 2].max() < 0.001
 
 
 @pytest.mark.parametrize("text", ["", "   \n ", "x" * 200_001])
