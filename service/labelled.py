@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from service.yamlfile import read_yaml
 
 LABELLED = Path(__file__).resolve().parent.parent / "corpus" / "labelled" / "passages.yaml"
 TEST_SHARE = 30  # percent of passages held out for evaluation
@@ -27,7 +27,7 @@ class Passage:
 
 
 def load_passages(path: Path = LABELLED, known_modes: set[str] | None = None) -> list[Passage]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = read_yaml(path)
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a list of passages")
     passages = []

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from service.cues import find_cues, strongest
 from service.model_cache import cached
 from service.safeguards import SAFEGUARDS, dropped, mentioned
 from service.tagging import Analysis, Tagger, sigmoid
+from service.yamlfile import read_yaml
 
 PLANS = Path(__file__).resolve().parent.parent / "corpus" / "plans"
 PLAN_C = 1.0  # regularisation, chosen by recall@5 on the older plan sets (not round 4)
@@ -72,7 +72,7 @@ def load_plans(directory: Path = PLANS, known_modes: set[str] | None = None) -> 
 
 def load_plan_file(path: Path, known_modes: set[str] | None = None) -> list[LabelledPlan]:
     """The labelled plans of one YAML file, in list order."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = read_yaml(path)
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a list of plans")
     plans: list[LabelledPlan] = []

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from service import models
 from service.db import bump_revision, session_scope
+from service.yamlfile import read_yaml
 
 AXES = ("trigger", "mechanism", "amplifier", "recovery")
 
@@ -36,7 +37,7 @@ class Mode:
 def load_taxonomy(path: Path) -> list[Mode]:
     """Read and validate a taxonomy file; every problem raises TaxonomyError."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path)
     except yaml.YAMLError as exc:
         raise TaxonomyError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("modes"), list):

@@ -25,7 +25,7 @@ def _write_corpus(folder: Path, n: int) -> None:
         paragraphs = "\n\n".join(
             f"Incident {i} paragraph {j}: the replica set for shard {i % 7} lagged while the "
             f"nightly batch {j} rewrote customer rows, and failover took {i + j} minutes."
-            for j in range(30)
+            for j in range(12)
         )
         (folder / f"pm-{i:03d}.md").write_text(
             f"# Incident {i}\n\n## Summary\n\n{paragraphs}\n\n## Root cause\n\n{paragraphs}\n"
@@ -39,7 +39,7 @@ def test_sigkill_mid_ingest_leaves_only_whole_documents(tmp_path: Path) -> None:
     exe = str(Path(sys.executable).parent / "hindsight")
     subprocess.run([exe, "init", "--bare"], env=env, check=True, capture_output=True)
     folder = tmp_path / "pms"
-    _write_corpus(folder, 60)
+    _write_corpus(folder, 30)
 
     proc = subprocess.Popen(
         [exe, "ingest", str(folder)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -61,7 +61,7 @@ def test_sigkill_mid_ingest_leaves_only_whole_documents(tmp_path: Path) -> None:
     app = Hindsight(Config.load({"data_dir": str(data)}, environ={}))
     with Session(app.engine) as s:
         docs = s.execute(select(models.Document)).scalars().all()
-        assert 3 <= len(docs) < 60
+        assert 3 <= len(docs) < 30
         for doc in docs:
             chunks = (
                 s.execute(
