@@ -156,21 +156,35 @@ class TaggerModel:
 def _fit_linear(x: Any, y: np.ndarray, c: float) -> _Linear:
     """One logistic regression per mode, class-balanced, the intercept penalised like a
     weight (as liblinear does); deterministic, so the same data always gives the same model.
+    A mode with no positives (or no negatives) to learn from gets a fixed answer.
 
     Sparse word features are fitted mode by mode with liblinear on all cores (it releases the
     interpreter lock). Dense layer profiles are fitted for all modes at once, as one L-BFGS
     problem whose every step is two matrix products: the same optimum as liblinear's (held-out
     probabilities within 0.001) in half its time on these 2,688 features, and with liblinear
     these fits were most of the tagger's training."""
-    if not hasattr(x, "tocsr"):
-        return _fit_dense(np.asarray(x, dtype=np.float32), y, c)
+    from scipy.sparse import issparse
+
+    positives = y.sum(axis=0)
+    one_class = (positives == 0) | (positives == len(y))
+    if issparse(x):
+        fitted = _fit_sparse(x, y, c, skip=one_class)
+    else:
+        fitted = _fit_dense(np.asarray(x, dtype=np.float32), y, c)
+    fitted.coef[one_class] = 0.0
+    fitted.bias[one_class] = np.where(positives[one_class] == 0, -8.0, 8.0)
+    return fitted
+
+
+def _fit_sparse(x: Any, y: np.ndarray, c: float, skip: np.ndarray) -> _Linear:
+    """liblinear, mode by mode on a thread each (modes in ``skip`` are left at zero)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from sklearn.linear_model import LogisticRegression
 
     def fit(j: int) -> tuple[np.ndarray, float]:
-        if y[:, j].min() == y[:, j].max():  # no positives (or no negatives) to learn from
-            return np.zeros(x.shape[1]), (-8.0 if y[:, j].max() == 0 else 8.0)
+        if skip[j]:
+            return np.zeros(x.shape[1]), 0.0
         model = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", random_state=0)
         model.fit(x, y[:, j])
         return model.coef_[0], float(model.intercept_[0])
@@ -209,12 +223,7 @@ def _fit_dense(x: np.ndarray, y: np.ndarray, c: float) -> _Linear:
         options={"maxiter": 5000, "maxcor": 10},
     )
     w = solved.x.reshape(d + 1, modes)
-    coef, bias = w[:-1].T.copy(), w[-1].copy()
-    # a mode with no positives (or no negatives) to learn from: a fixed answer
-    one_class = positives % n == 0
-    coef[one_class] = 0.0
-    bias[one_class] = np.where(positives[one_class] == 0, -8.0, 8.0)
-    return _Linear(coef, bias)
+    return _Linear(w[:-1].T.copy(), w[-1].copy())
 
 
 def _vectorizer() -> Any:
