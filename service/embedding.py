@@ -46,6 +46,12 @@ class Embedder:
         self._lock = threading.Lock()
         self._model: Any = None
 
+    @property
+    def precision(self) -> str:
+        """The numbers the forward pass computes in: a model trained on one kind of vector
+        is keyed by it, so a cache shared between processors never mixes the two."""
+        return "bfloat16" if self.bf16 else "float32"
+
     @cached_property
     def tokenizer(self) -> Any:
         from tokenizers import Tokenizer

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from service.config import Config
 from service.embedding import Embedder
 from service.hindsight import CORPUS, Hindsight
 from service.labelled import load_passages, split
@@ -144,6 +145,20 @@ def test_the_joint_fit_finds_liblinears_optimum() -> None:
         assert fitted.coef[j] == pytest.approx(reference.coef_[0], abs=1e-3)
         assert fitted.bias[j] == pytest.approx(reference.intercept_[0], abs=1e-3)
     assert fitted.proba(x)[:, 2].max() < 0.001
+
+
+def test_the_cached_tagger_is_keyed_by_the_precision_it_was_trained_in() -> None:
+    """A cache shared by a bfloat16 and a float32 host keeps one tagger for each."""
+    from service.tagging import _fingerprint
+
+    path = Config.load(environ={}).model_path
+    passages = load_passages()[:20]
+    modes = MODES
+    keys = {
+        bf16: _fingerprint(passages, modes, Embedder(path, bf16=bf16)) for bf16 in (True, False)
+    }
+    assert keys[True] != keys[False]
+    assert keys[True] == _fingerprint(passages, modes, Embedder(path, bf16=True))
 
 
 @pytest.mark.parametrize("text", ["", "   \n ", "x" * 200_001])
