@@ -116,14 +116,16 @@ def test_texts_read_in_one_batch_are_read_as_alone(corpus_app: Hindsight) -> Non
         ),
     ]
     tagger = corpus_app.tagger
+    # bfloat16 kernels round a batch of another shape a little differently (seen: 7e-5)
+    close = 1e-3 if tagger.embedder.bf16 else 1e-5
     batched = tagger.analyse_many(texts)
     for text, together in zip(texts, batched, strict=True):
         alone = tagger.analyse(text)
         got, want = together.report.modes, alone.report.modes
         assert [(t.id, t.evidence) for t in got] == [(t.id, t.evidence) for t in want]
-        assert [t.confidence for t in got] == pytest.approx([t.confidence for t in want])
-        assert together.scores == pytest.approx(alone.scores, abs=1e-5)
-        assert together.vector == pytest.approx(alone.vector, abs=1e-5)
+        assert [t.confidence for t in got] == pytest.approx([t.confidence for t in want], abs=close)
+        assert together.scores == pytest.approx(alone.scores, abs=close)
+        assert together.vector == pytest.approx(alone.vector, abs=close)
     assert (
         len({tuple(t.report.as_dict()["modes"][0]["evidence"][0].values()) for t in batched}) == 3
     )
