@@ -4,10 +4,11 @@
 
 Loads the bundled corpus into a store (or reuses DIR), reviews every plan in
 tests/data/review_plans.yaml and review_plans_round2.yaml (the sets the reviewer was developed
-against) and in review_plans_blind.yaml, review_plans_blind3.yaml and review_plans_blind4.yaml (each written by someone
-who never saw the reviewer's rules, and never tuned on: the honest estimate), and prints for
-each set, for the review and for a baseline measured in the same run (the tagger applied to the plan text alone, its modes ranked by confidence; as gaps,
-every safeguard the plan does not mention):
+against) and in review_plans_blind.yaml, review_plans_blind3.yaml and review_plans_blind4.yaml
+(each written by someone who never saw the reviewer's rules, and never tuned on: the honest
+estimate), and prints for each set, for the review and for a baseline measured in the same run
+(the tagger applied to the plan text alone, its modes ranked by confidence; as gaps, every
+safeguard the plan does not mention):
 
 - recall@3 and recall@5 of the modes a careful reviewer expects;
 - the share of plans with a wrong mode (one the set marks as wrong to raise) in their top 3;
@@ -18,6 +19,10 @@ Beside them, for the blind and round-2 sets, the same figures for a second reade
 reviewer who labelled those plans without seeing their labels (tests/data/
 second_reader_plans.yaml). Two people agree that far and no further; the review's figures are
 best read against theirs.
+
+Last, over all the sets, each safeguard's gap precision and recall and how often it is asked
+(by the sets' writers, by the review, and by the second reader on the plans it labelled): where
+the gap errors are, and which of them are a matter of convention.
 
 Targets: recall@5 >= 0.85, wrong-in-top-3 <= 10 %, gap F1 >= 0.8, clearly above the baseline.
 
@@ -108,10 +113,13 @@ def main() -> None:
     hs.review(first[0]["plan"])  # warm-up: model, tagger, indexes
     times: list[float] = []
     second = _second_reader()
+    # every plan's gaps: (expected, raised by the review, asked by the second reader or None)
+    asked: list[tuple[set[str], set[str], set[str] | None]] = []
     for name, path in PLAN_SETS:
         if path.exists():
             plans = yaml.safe_load(path.read_text(encoding="utf-8"))
-            _evaluate_set(hs, name, path, plans, second, times, args.verbose)
+            _evaluate_set(hs, name, path, plans, second, times, asked, args.verbose)
+    _by_safeguard(asked)
     ms = np.array(times) * 1000
     print(
         f"\nreview latency after warm-up ({len(ms)} reviews): p50 {np.percentile(ms, 50):.0f} ms, "
@@ -162,6 +170,7 @@ def _evaluate_set(
     plans: list[dict],
     second: dict[str, dict],
     times: list[float],
+    asked: list[tuple[set[str], set[str], set[str] | None]],
     verbose: bool,
 ) -> None:
     ours_modes, ours_gaps = [], []
@@ -184,6 +193,9 @@ def _evaluate_set(
                 f"wrong {sorted(wrong)} | gaps extra {sorted(ours_gaps[-1] - want)} "
                 f"missing {sorted(want - ours_gaps[-1])}"
             )
+    for plan, found in zip(plans, ours_gaps, strict=True):
+        other = set(second[plan["id"]]["gaps"]) if plan["id"] in second else None
+        asked.append((set(plan.get("expect_gaps", [])), found, other))
     columns = {
         "review": evaluate(plans, ours_modes, ours_gaps),
         "baseline": evaluate(plans, base_modes, base_gaps),
@@ -199,6 +211,36 @@ def _evaluate_set(
     for key in columns["review"]:
         cells = " ".join(f"{c[key]:10.3f}" for c in columns.values())
         print(f"{key:16} {cells}  {targets.get(key, '')}")
+
+
+def _by_safeguard(asked: list[tuple[set[str], set[str], set[str] | None]]) -> None:
+    """Where the gap errors are: each safeguard's precision and recall over every set and how
+    often the sets' writers and the review ask about it; beside them, the same for the second
+    reader on the plans it labelled (where it too asks far more often than the writers, the
+    disagreement is one of convention, not of reading)."""
+    read = [(w, o) for w, _, o in asked if o is not None]
+    print(
+        f"\ngaps by safeguard: the review on all {len(asked)} plans; the second reader on {len(read)}"
+    )
+    print(
+        f"{'safeguard':20} {'writers':>7}  {'review: P / R / asks':>21}  {'2nd reader: P / R / asks':>25}"
+    )
+    for guard in SAFEGUARDS:
+        cells = [_asking(guard.id, [(w, g) for w, g, _ in asked])]
+        if read:
+            cells.append(_asking(guard.id, read))
+        share = sum(guard.id in w for w, _, _ in asked) / len(asked)
+        print(f"{guard.id:20} {share:7.0%}  " + "  ".join(f"{c:>21}" for c in cells))
+
+
+def _asking(gap: str, pairs: list[tuple[set[str], set[str]]]) -> str:
+    """Precision, recall and how often it is asked, of one safeguard over (expected, asked)."""
+    want = [gap in w for w, _ in pairs]
+    got = [gap in g for _, g in pairs]
+    tp = sum(w and g for w, g in zip(want, got, strict=True))
+    return (
+        f"{tp / max(sum(got), 1):.2f} / {tp / max(sum(want), 1):.2f} / {sum(got) / len(pairs):4.0%}"
+    )
 
 
 def _second_reader() -> dict[str, dict]:
