@@ -400,7 +400,7 @@ def _fingerprint(passages: Sequence[Passage], modes: Sequence[Mode], embedder: E
 class Tagger:
     """Tags free text and parsed documents. Trains on first use (about a minute on two cores
     with bfloat16, three and a half without) and keeps the trained model in ``cache_dir``
-    keyed by a fingerprint of its training data and model."""
+    keyed by a fingerprint of its training data, model and precision."""
 
     def __init__(
         self,
