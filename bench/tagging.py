@@ -192,7 +192,7 @@ def _speed(tagger: Tagger) -> None:
     print(
         f"\ntagging a {len(doc.split()):,}-word document: median {np.median(times):.3f} s, "
         f"max {max(times):.3f} s over 5 runs ({len(report.modes)} modes) — target < 1 s; "
-        f"the model runs in {'bfloat16' if tagger.embedder.bf16 else 'float32'} on this "
+        f"the model runs in {tagger.embedder.precision} on this "
         "processor (bfloat16 needs AVX512-BF16 or AMX and is about three times faster)"
     )
 
